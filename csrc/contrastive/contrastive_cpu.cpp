@@ -1,0 +1,269 @@
+// Fused pairwise contrastive loss, CPU kernels (forward and backward).
+//
+// Forward: squared distances of all pairs are computed block-wise (4 rows of `a` against all of
+// `b`, vectorised over D), turned into per-pair losses and into the weights
+// w_ij = d loss_ij / d d2_ij on the fly. Memory is O(Ka*Kb) for the weights (and for the loss when
+// reduction="none"), never O(Ka*Kb*D).
+// Backward: grad_a = 2 (diag(rowsum G) a - G b), grad_b = 2 (diag(colsum G) b - G^T a), with
+// G = grad * w (scaled by 1/num_pairs for the mean). Small problems use one fused loop, large ones
+// ATen's GEMM.
+#include "contrastive/contrastive.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/Functions.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace emofast {
+namespace contrastive {
+namespace {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define EMOFAST_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EMOFAST_CLONES
+#endif
+#define EMOFAST_INLINE inline __attribute__((always_inline))
+
+// out[r * ldo + j] = ||a_r - b_j||^2 for r < na (na <= 4) and j in [j0, kb), from b transposed
+// (bt is D x kb). Vectorised across j (lanes = different b rows), 4 rows of a at a time, so there
+// is no horizontal reduction at all, and each d2 is summed over k in order: exact differences, no
+// |a|^2 + |b|^2 - 2ab cancellation.
+template <typename T>
+EMOFAST_INLINE void sqdist_rows(const T* __restrict a, int64_t na, const T* __restrict bt, int64_t j0,
+                                int64_t kb, int64_t d, T* __restrict out, int64_t ldo) {
+  constexpr int64_t JB = 128 / sizeof(T);  // two 512-bit vectors per row of a
+  for (int64_t jb = j0; jb < kb; jb += JB) {
+    const int64_t nj = std::min<int64_t>(JB, kb - jb);
+    alignas(64) T acc[4][JB];
+    if (na == 4 && nj == JB) {
+      for (int64_t jj = 0; jj < JB; ++jj) acc[0][jj] = acc[1][jj] = acc[2][jj] = acc[3][jj] = T(0);
+      for (int64_t k = 0; k < d; ++k) {
+        const T x0 = a[k], x1 = a[d + k], x2 = a[2 * d + k], x3 = a[3 * d + k];
+        const T* __restrict y = bt + k * kb + jb;
+#pragma omp simd aligned(acc : 64)
+        for (int64_t jj = 0; jj < JB; ++jj) {
+          const T yj = y[jj];
+          const T t0 = x0 - yj, t1 = x1 - yj, t2 = x2 - yj, t3 = x3 - yj;
+          acc[0][jj] += t0 * t0;
+          acc[1][jj] += t1 * t1;
+          acc[2][jj] += t2 * t2;
+          acc[3][jj] += t3 * t3;
+        }
+      }
+    } else {
+      for (int64_t r = 0; r < na; ++r) {
+        for (int64_t jj = 0; jj < nj; ++jj) acc[r][jj] = T(0);
+        const T* ar = a + r * d;
+        for (int64_t k = 0; k < d; ++k) {
+          const T x = ar[k];
+          const T* __restrict y = bt + k * kb + jb;
+#pragma omp simd
+          for (int64_t jj = 0; jj < nj; ++jj) {
+            const T t = x - y[jj];
+            acc[r][jj] += t * t;
+          }
+        }
+      }
+    }
+    for (int64_t r = 0; r < na; ++r)
+      for (int64_t jj = 0; jj < nj; ++jj) out[r * ldo + jb + jj] = acc[r][jj];
+  }
+}
+
+EMOFAST_CLONES void sqdist_rows_f32(const float* a, int64_t na, const float* bt, int64_t j0, int64_t kb,
+                                    int64_t d, float* out, int64_t ldo) {
+  sqdist_rows<float>(a, na, bt, j0, kb, d, out, ldo);
+}
+EMOFAST_CLONES void sqdist_rows_f64(const double* a, int64_t na, const double* bt, int64_t j0,
+                                    int64_t kb, int64_t d, double* out, int64_t ldo) {
+  sqdist_rows<double>(a, na, bt, j0, kb, d, out, ldo);
+}
+inline void sqdist_rows_any(const float* a, int64_t na, const float* bt, int64_t j0, int64_t kb, int64_t d,
+                            float* out, int64_t ldo) {
+  sqdist_rows_f32(a, na, bt, j0, kb, d, out, ldo);
+}
+inline void sqdist_rows_any(const double* a, int64_t na, const double* bt, int64_t j0, int64_t kb,
+                            int64_t d, double* out, int64_t ldo) {
+  sqdist_rows_f64(a, na, bt, j0, kb, d, out, ldo);
+}
+
+// Losses (and weights w = d loss / d d2) of one row of pairs, in place of the squared distances.
+// Branch-free so that it vectorises. Returns the row's loss sum; counts non-finite distances.
+template <typename T, int64_t kForm>
+EMOFAST_INLINE T row_losses(T* __restrict d2w, T* __restrict lr, const int64_t* __restrict lb, int64_t li,
+                            int64_t j0, int64_t kb, T margin, bool want_w, int64_t& nbad) {
+  T acc = 0;
+  int64_t bad = 0;
+  const T big = std::numeric_limits<T>::max();
+#pragma omp simd reduction(+ : acc, bad)
+  for (int64_t j = j0; j < kb; ++j) {
+    const T v = d2w[j];
+    bad += !(v <= big);  // NaN or +Inf
+    const bool pos = lb[j] == li;
+    T ln, wn;
+    if (kForm == kPaper) {
+      const bool act = v < margin;
+      ln = act ? T(0.5) * (margin - v) : T(0);
+      wn = act ? T(-0.5) : T(0);
+    } else {
+      const T dist = std::sqrt(v);
+      const T h = margin - dist;
+      const bool act = dist < margin;
+      ln = act ? T(0.5) * h * h : T(0);
+      wn = (act && dist > T(0)) ? -h / (T(2) * dist) : T(0);
+    }
+    const T l = pos ? T(0.5) * v : ln;
+    if (lr) lr[j] = l;
+    if (want_w) d2w[j] = pos ? T(0.5) : wn;
+    acc += l;
+  }
+  nbad += bad;
+  return acc;
+}
+
+template <typename T>
+void forward_kernel(const T* a, const T* bt, const int64_t* la, const int64_t* lb, int64_t ka, int64_t kb,
+                    int64_t d, T margin, int64_t form, bool upper, T* loss_pairs, T* weights,
+                    double* row_loss, std::atomic<int64_t>& nbad) {
+  constexpr int64_t kRows = 4;
+  const int64_t nblocks = (ka + kRows - 1) / kRows;
+  // Grain: about 64k pair-features per task so that tiny problems stay on the calling thread.
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, kb * d * kRows));
+  at::parallel_for(0, nblocks, grain, [&](int64_t blk0, int64_t blk1) {
+    std::vector<T> buf(weights ? 0 : kRows * kb);
+    int64_t bad = 0;
+    for (int64_t blk = blk0; blk < blk1; ++blk) {
+      const int64_t i0 = blk * kRows;
+      const int64_t na = std::min(kRows, ka - i0);
+      const int64_t j0 = upper ? i0 + 1 : 0;
+      T* d2 = weights ? weights + i0 * kb : buf.data();
+      if (j0 < kb) sqdist_rows_any(a + i0 * d, na, bt, j0, kb, d, d2, kb);
+      for (int64_t r = 0; r < na; ++r) {
+        const int64_t i = i0 + r;
+        const int64_t jstart = upper ? i + 1 : 0;
+        T* d2r = d2 + r * kb;
+        T* lr = loss_pairs ? loss_pairs + i * kb : nullptr;
+        for (int64_t j = 0; j < jstart; ++j) {
+          if (weights) d2r[j] = 0;
+          if (lr) lr[j] = 0;
+        }
+        const T acc = form == kPaper
+                          ? row_losses<T, kPaper>(d2r, lr, lb, la[i], jstart, kb, margin, weights != nullptr, bad)
+                          : row_losses<T, kHadsell>(d2r, lr, lb, la[i], jstart, kb, margin, weights != nullptr, bad);
+        row_loss[i] = static_cast<double>(acc);
+      }
+    }
+    if (bad) nbad += bad;
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& a_, const at::Tensor& b_,
+                                               const at::Tensor& la_, const at::Tensor& lb_, double margin,
+                                               int64_t form, int64_t reduction, bool upper,
+                                               bool need_weights) {
+  check_forward_inputs(a_, b_, la_, lb_, margin, form, reduction, upper);
+  TORCH_CHECK(a_.device().is_cpu(), "contrastive_loss (CPU kernel): got a tensor on ", a_.device());
+  const at::Tensor a = a_.contiguous(), b = b_.contiguous();
+  const at::Tensor la = la_.contiguous(), lb = lb_.contiguous();
+  const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);
+  at::Tensor weights = need_weights ? at::empty({ka, kb}, a.options()) : at::empty({0}, a.options());
+  at::Tensor loss_pairs = reduction == kNone ? at::empty({ka, kb}, a.options()) : at::Tensor();
+  std::vector<double> row_loss(ka, 0.0);
+  std::atomic<int64_t> nbad{0};
+  const at::Tensor bt = b.t().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_cpu", [&] {
+    forward_kernel<scalar_t>(a.data_ptr<scalar_t>(), bt.data_ptr<scalar_t>(), la.data_ptr<int64_t>(),
+                             lb.data_ptr<int64_t>(), ka, kb, d, static_cast<scalar_t>(margin), form,
+                             upper, reduction == kNone ? loss_pairs.data_ptr<scalar_t>() : nullptr,
+                             need_weights ? weights.data_ptr<scalar_t>() : nullptr, row_loss.data(),
+                             nbad);
+  });
+  TORCH_CHECK(nbad.load() == 0, "contrastive_loss: ", nbad.load(),
+              " pair(s) have a non-finite squared distance: the features contain NaN or Inf (or a "
+              "distance overflows ", a.scalar_type(), ")");
+  if (reduction == kNone) return {loss_pairs, weights};
+  double total = 0.0;
+  for (int64_t i = 0; i < ka; ++i) total += row_loss[i];  // fixed order: deterministic
+  if (reduction == kMean) total /= static_cast<double>(num_pairs(ka, kb, upper));
+  return {at::scalar_tensor(total, a.options()), weights};
+}
+
+// Backward, one fused pass: used when Ka*Kb*D is small (dispatch overhead dominates).
+template <typename T>
+void backward_small(const T* g, bool g_is_matrix, const T* w, const T* a, const T* b, int64_t ka,
+                    int64_t kb, int64_t d, T scale, T* ga, T* gb) {
+  std::fill(ga, ga + ka * d, T(0));
+  std::fill(gb, gb + kb * d, T(0));
+  for (int64_t i = 0; i < ka; ++i) {
+    const T* ai = a + i * d;
+    T* gai = ga + i * d;
+    for (int64_t j = 0; j < kb; ++j) {
+      const T c = T(2) * scale * w[i * kb + j] * (g_is_matrix ? g[i * kb + j] : g[0]);
+      if (c == T(0)) continue;
+      const T* bj = b + j * d;
+      T* gbj = gb + j * d;
+#pragma omp simd
+      for (int64_t k = 0; k < d; ++k) {
+        const T t = c * (ai[k] - bj[k]);
+        gai[k] += t;
+        gbj[k] -= t;
+      }
+    }
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cpu(const at::Tensor& grad_,
+                                                                 const at::Tensor& weights_,
+                                                                 const at::Tensor& a_, const at::Tensor& b_,
+                                                                 int64_t reduction, bool upper) {
+  check_backward_inputs(grad_, weights_, a_, b_, reduction);
+  const at::Tensor a = a_.contiguous(), b = b_.contiguous();
+  const at::Tensor grad = grad_.contiguous(), weights = weights_.contiguous();
+  const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);
+  const double scale = reduction == kMean ? 1.0 / static_cast<double>(num_pairs(ka, kb, upper)) : 1.0;
+  if (ka * kb * d <= (int64_t(1) << 17)) {
+    at::Tensor ga = at::empty_like(a), gb = at::empty_like(b);
+    AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_backward_cpu", [&] {
+      backward_small<scalar_t>(grad.data_ptr<scalar_t>(), reduction == kNone, weights.data_ptr<scalar_t>(),
+                               a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), ka, kb, d,
+                               static_cast<scalar_t>(scale), ga.data_ptr<scalar_t>(), gb.data_ptr<scalar_t>());
+    });
+    return {ga, gb};
+  }
+  // G = 2 * scale * grad * w; grad_a = rowsum(G) a - G b; grad_b = colsum(G) b - G^T a.
+  at::Tensor g = at::mul(weights, reduction == kNone ? grad : grad.reshape({}));
+  g.mul_(2.0 * scale);
+  at::Tensor ga = at::addmm(at::mul(a, g.sum(1, /*keepdim=*/true)), g, b, /*beta=*/1, /*alpha=*/-1);
+  at::Tensor gb = at::addmm(at::mul(b, g.sum(0).unsqueeze(1)), g.t(), a, /*beta=*/1, /*alpha=*/-1);
+  return {ga, gb};
+}
+
+at::Tensor contrastive_loss_cpu(const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,
+                                const at::Tensor& lb, double margin, int64_t form, int64_t reduction,
+                                bool upper) {
+  return std::get<0>(forward_cpu(a, b, la, lb, margin, form, reduction, upper, false));
+}
+
+std::tuple<at::Tensor, at::Tensor> contrastive_loss_forward_cpu(const at::Tensor& a, const at::Tensor& b,
+                                                                const at::Tensor& la, const at::Tensor& lb,
+                                                                double margin, int64_t form,
+                                                                int64_t reduction, bool upper) {
+  return forward_cpu(a, b, la, lb, margin, form, reduction, upper, true);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(emofast, CPU, m) {
+  m.impl("contrastive_loss", &contrastive_loss_cpu);
+  m.impl("contrastive_loss_forward", &contrastive_loss_forward_cpu);
+  m.impl("contrastive_loss_backward", &contrastive_loss_backward_cpu);
+}
+
+}  // namespace contrastive
+}  // namespace emofast

@@ -1,0 +1,4 @@
+"""Neural-network modules of emofast (losses, models)."""
+from emofast.nn.losses import ContrastiveLoss
+
+__all__ = ["ContrastiveLoss"]

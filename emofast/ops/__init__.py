@@ -1,0 +1,33 @@
+"""Native operators of emofast and their pure-PyTorch references.
+
+Each op is declared once in C++ (``torch.ops.emofast.*``) with CPU and CUDA kernels, and wired here
+for autograd (``torch.library.register_autograd``) and tracing (``torch.library.register_fake``), so
+it dispatches on device and works under ``torch.compile``. The ``*_reference`` functions compute the
+same mathematics with plain PyTorch operations; tests and benchmarks compare against them.
+"""
+from __future__ import annotations
+
+import importlib
+
+try:
+    importlib.import_module("emofast._C")  # loads the shared library: registers the kernels
+except ImportError as exc:  # pragma: no cover - only when the package was not built
+    raise ImportError(
+        "emofast's native extension emofast._C is missing or was built against another torch. "
+        "Install torch first (pip install torch==2.13.0), then build with "
+        "`pip install --no-build-isolation -e .` (see README)."
+    ) from exc
+
+from emofast.ops.contrastive import (  # noqa: E402
+    contrastive_loss,
+    contrastive_loss_in_batch,
+    contrastive_loss_in_batch_reference,
+    contrastive_loss_reference,
+)
+
+__all__ = [
+    "contrastive_loss",
+    "contrastive_loss_reference",
+    "contrastive_loss_in_batch",
+    "contrastive_loss_in_batch_reference",
+]
