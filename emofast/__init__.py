@@ -22,6 +22,13 @@ def _register_lazy(module: str, names: list[str]) -> None:
         _LAZY[name] = module
 
 
+# Each feature/pipeline module lists its public names here (edit only your module's line).
+_register_lazy("emofast.audio", ["load_audio", "logmel", "deltas", "logmel_segments", "LogMelConfig",
+                                 "iter_logmel_segments"])
+_register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces"])
+_register_lazy("emofast.nn", ["ContrastiveLoss"])
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
