@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+import torch  # noqa: F401  (loads libtorch, which emofast._C links against)
+
 try:
     importlib.import_module("emofast._C")  # loads the shared library: registers the kernels
 except ImportError as exc:  # pragma: no cover - only when the package was not built
