@@ -1,0 +1,292 @@
+"""Evaluation protocols: leakage-free splits over utterances, and segment aggregation.
+
+An utterance is cut into several 64×64×3 segments; the papers train and test on segments. Splitting
+segments at random puts segments of one utterance (same speaker, same sentence, same recording) on
+both sides of the split, which inflates every number. The protocols here therefore split
+**utterances** (or speakers), and :func:`segments_of` expands a set of utterances into the segment
+rows they own, so segments of one utterance never straddle train and test. The papers' own
+segment-level split is available as :func:`segment_kfold` for comparison; it emits a
+:class:`LeakageWarning` and its numbers must be reported as leaky.
+
+Every random choice takes a seed or a :class:`numpy.random.Generator`. All splitters are generators
+of ``(train_idx, test_idx)`` pairs of sorted ``int64`` index arrays.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Union
+
+import numpy as np
+
+__all__ = [
+    "LeakageWarning",
+    "Seed",
+    "stratified_kfold",
+    "leave_one_speaker_out",
+    "segment_kfold",
+    "segments_of",
+    "aggregate_segments",
+    "make_splits",
+    "PROTOCOLS",
+]
+
+Seed = Union[int, np.random.Generator, None]
+
+#: Protocol names understood by :func:`make_splits` (and the CLI's ``--protocol``).
+PROTOCOLS = ("kfold", "loso", "segment")
+
+
+class LeakageWarning(UserWarning):
+    """A split lets segments of one utterance fall on both sides of train/test."""
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _as_1d(name: str, values: Sequence | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: nothing to split")
+    return arr
+
+
+def _stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Assign each item a fold in ``[0, k)`` so every class spreads evenly over the folds."""
+    fold = np.empty(labels.size, dtype=np.int64)
+    _, inverse = np.unique(labels, return_inverse=True)
+    offset = 0
+    # Deal each class's shuffled items round-robin, continuing where the previous class stopped,
+    # so fold sizes differ by at most one overall as well as per class.
+    for c in range(inverse.max() + 1):
+        members = np.flatnonzero(inverse == c)
+        rng.shuffle(members)
+        fold[members] = (offset + np.arange(members.size)) % k
+        offset += members.size
+    # Randomise which fold number each group of items gets, so fold 0 is not always the largest.
+    return rng.permutation(k)[fold]
+
+
+def stratified_kfold(
+    labels: Sequence | np.ndarray,
+    k: int = 5,
+    *,
+    repeats: int = 1,
+    seed: Seed = 0,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold over utterances, optionally repeated with fresh shuffles.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_utterances,)
+        One label per **utterance** (not per segment).
+    k : int, default 5
+        Number of folds, ``2 <= k <= n_utterances``. A class with fewer than ``k`` utterances is
+        absent from some test folds (allowed; the per-class numbers then rest on fewer folds).
+    repeats : int, default 1
+        Repeat the whole k-fold with a new shuffle this many times (the papers repeat 5 times);
+        yields ``k * repeats`` splits.
+    seed : int, numpy.random.Generator or None, default 0
+        Source of the shuffles.
+
+    Yields
+    ------
+    train_idx, test_idx : numpy.ndarray of int64
+        Sorted utterance indices; disjoint, and together they cover all utterances.
+    """
+    y = _as_1d("labels", labels)
+    if not isinstance(k, (int, np.integer)) or k < 2:
+        raise ValueError(f"k must be an integer >= 2, got {k!r}")
+    if k > y.size:
+        raise ValueError(f"k={k} folds need at least {k} utterances, got {y.size}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    rng = _rng(seed)
+    all_idx = np.arange(y.size, dtype=np.int64)
+    for _ in range(repeats):
+        fold = _stratified_folds(y, int(k), rng)
+        for f in range(k):
+            test = fold == f
+            yield all_idx[~test], all_idx[test]
+
+
+def leave_one_speaker_out(
+    speakers: Sequence | np.ndarray,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Leave-one-speaker-out (subject-independent) splits over utterances.
+
+    Parameters
+    ----------
+    speakers : array-like of shape (n_utterances,)
+        Speaker (subject) id of each utterance. At least two distinct speakers.
+
+    Yields
+    ------
+    train_idx, test_idx : numpy.ndarray of int64
+        One split per speaker, in sorted speaker order: that speaker's utterances are the test set.
+    """
+    s = _as_1d("speakers", speakers)
+    names = np.unique(s)
+    if names.size < 2:
+        raise ValueError(
+            f"leave-one-speaker-out needs at least 2 speakers, got {names.size} ({names.tolist()})")
+    all_idx = np.arange(s.size, dtype=np.int64)
+    for name in names:
+        test = s == name
+        yield all_idx[~test], all_idx[test]
+
+
+def segment_kfold(
+    segment_labels: Sequence | np.ndarray,
+    k: int = 5,
+    *,
+    repeats: int = 1,
+    seed: Seed = 0,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The papers' segment-level stratified k-fold. **Leaks**: use only to reproduce their numbers.
+
+    Segments of one utterance land on both sides of the split, so a model is tested on material it
+    has, in part, been trained on. Emits a :class:`LeakageWarning` once per call.
+
+    Parameters
+    ----------
+    segment_labels : array-like of shape (n_segments,)
+        One label per **segment**.
+    k, repeats, seed
+        As in :func:`stratified_kfold`.
+
+    Yields
+    ------
+    train_idx, test_idx : numpy.ndarray of int64
+        Sorted **segment** indices.
+    """
+    warnings.warn(
+        "segment-level split: segments of one utterance fall in both train and test, so the "
+        "scores are optimistic (leaky); use 'kfold' (by utterance) or 'loso' for honest numbers",
+        LeakageWarning,
+        stacklevel=2,
+    )
+    yield from stratified_kfold(segment_labels, k, repeats=repeats, seed=seed)
+
+
+def segments_of(utterance_idx: np.ndarray, groups: Sequence | np.ndarray) -> np.ndarray:
+    """Segment rows that belong to the given utterances.
+
+    Parameters
+    ----------
+    utterance_idx : array of int
+        Utterance indices (e.g. ``train_idx`` from a protocol).
+    groups : array-like of int, shape (n_segments,)
+        Utterance index of every segment row.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Sorted segment indices whose group is in ``utterance_idx``.
+    """
+    g = np.asarray(groups)
+    return np.flatnonzero(np.isin(g, np.asarray(utterance_idx))).astype(np.int64)
+
+
+def aggregate_segments(
+    posteriors: np.ndarray,
+    groups: Sequence | np.ndarray,
+    n_groups: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Utterance posteriors as the mean of their segments' posteriors.
+
+    Parameters
+    ----------
+    posteriors : array of shape (n_segments, n_classes)
+        Per-segment class posteriors (e.g. softmax outputs).
+    groups : array-like of int, shape (n_segments,)
+        Utterance index of every segment (any non-negative integers).
+    n_groups : int, optional
+        If given, return one row per utterance ``0 .. n_groups-1`` (rows of utterances without any
+        segment are NaN); otherwise one row per distinct group, in sorted order.
+
+    Returns
+    -------
+    utterance_posteriors : numpy.ndarray of shape (n_utterances, n_classes), float64
+    utterance_ids : numpy.ndarray of int64
+        The group id of each returned row.
+    """
+    p = np.asarray(posteriors, dtype=np.float64)
+    g = np.asarray(groups)
+    if p.ndim != 2:
+        raise ValueError(f"posteriors must be 2-D (n_segments, n_classes), got shape {p.shape}")
+    if g.shape != (p.shape[0],):
+        raise ValueError(
+            f"groups must have shape ({p.shape[0]},) to match posteriors, got {g.shape}")
+    if g.size and (not np.issubdtype(g.dtype, np.integer) or g.min() < 0):
+        raise ValueError("groups must be non-negative integers (utterance indices)")
+    if n_groups is None:
+        ids, inverse = np.unique(g, return_inverse=True)
+        rows = ids.size
+    else:
+        if g.size and g.max() >= n_groups:
+            raise ValueError(f"group id {int(g.max())} is out of range for n_groups={n_groups}")
+        ids, inverse, rows = np.arange(n_groups), g, n_groups
+    sums = np.zeros((rows, p.shape[1]), dtype=np.float64)
+    np.add.at(sums, inverse, p)
+    counts = np.bincount(inverse, minlength=rows).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / counts[:, None]
+    return out, ids.astype(np.int64)
+
+
+def make_splits(
+    protocol: str,
+    *,
+    labels: np.ndarray,
+    speakers: np.ndarray | None = None,
+    segment_labels: np.ndarray | None = None,
+    k: int = 5,
+    repeats: int = 1,
+    seed: Seed = 0,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Materialise the splits of a protocol by name.
+
+    Parameters
+    ----------
+    protocol : {"kfold", "loso", "segment"}
+        ``kfold``: :func:`stratified_kfold` over utterances; ``loso``:
+        :func:`leave_one_speaker_out`; ``segment``: :func:`segment_kfold` over segments (leaky).
+    labels : array of shape (n_utterances,)
+        Utterance labels (``kfold``).
+    speakers : array of shape (n_utterances,), optional
+        Required by ``loso``.
+    segment_labels : array of shape (n_segments,), optional
+        Required by ``segment``.
+    k, repeats, seed
+        Passed to the k-fold splitters.
+
+    Returns
+    -------
+    list of (train_idx, test_idx)
+        Utterance indices, or segment indices for ``segment``.
+    """
+    if protocol == "kfold":
+        return list(stratified_kfold(labels, k, repeats=repeats, seed=seed))
+    if protocol == "loso":
+        if speakers is None:
+            raise ValueError("protocol 'loso' needs speakers")
+        return list(leave_one_speaker_out(speakers))
+    if protocol == "segment":
+        if segment_labels is None:
+            raise ValueError("protocol 'segment' needs segment_labels")
+        with warnings.catch_warnings():
+            # re-emit with the caller's location rather than this helper's
+            warnings.simplefilter("ignore", LeakageWarning)
+            splits = list(segment_kfold(segment_labels, k, repeats=repeats, seed=seed))
+        warnings.warn(
+            "protocol 'segment' is the papers' segment-level split: segments of one utterance "
+            "fall in both train and test, so its scores are leaky (optimistic)",
+            LeakageWarning,
+            stacklevel=2,
+        )
+        return splits
+    raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
