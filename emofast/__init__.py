@@ -24,8 +24,8 @@ def _register_lazy(module: str, names: list[str]) -> None:
 
 # Each feature/pipeline module lists its public names here (edit only your module's line).
 _register_lazy("emofast.audio", ["load_audio", "logmel", "deltas", "logmel_segments", "LogMelConfig",
-                                 "iter_logmel_segments"])
-_register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces"])
+                                 "iter_logmel_segments", "logmel_segments_many", "SegmentsResult"])
+_register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError"])
 _register_lazy("emofast.nn", ["ContrastiveLoss"])
 
 

@@ -1,0 +1,913 @@
+"""Audio features: loading, resampling and 3-channel log-Mel segments.
+
+Pipeline (all steps but the FFT are Numba kernels, compiled on first call and cached on disk)::
+
+    waveform ─► frames × window ─► rfft (scipy.fft) ─► power ─► Mel ─► log ─► Δ, ΔΔ ─► segments
+
+Conventions (the defaults follow the papers; every one is a :class:`LogMelConfig` field)
+
+* **Frames are not centred.** Frame ``t`` covers samples ``[t·hop, t·hop + win_length)``; an utterance of
+  ``L`` samples has ``1 + (L - win_length) // hop`` frames. A 64-frame context window therefore spans
+  ``10 ms × 63 + 25 ms = 655 ms``, as in the papers. The ``win_length`` windowed samples are zero-padded to
+  ``n_fft`` (the Kaldi/torchaudio convention). librosa with ``center=False`` centres a short window inside
+  its ``n_fft`` frame instead; it gives identical numbers when ``y`` is padded by
+  ``(n_fft - win_length) // 2`` zeros on the left (and the rest on the right) — the parity tests do this.
+* **Window**: ``scipy.signal.get_window(window, win_length, fftbins=True)`` (periodic, librosa's choice).
+  ``win_length = round(sr · win_ms / 1000)``, ``hop = round(sr · hop_ms / 1000)``, ``n_fft`` defaults to the
+  next power of two ≥ ``win_length`` (512 at 16 kHz).
+* **Mel filterbank**: identical to ``librosa.filters.mel`` (Slaney or HTK Mel scale, Slaney area
+  normalisation or none).
+* **Log**: ``"db"`` = ``10·log10(max(S, floor))`` (``librosa.power_to_db(S, ref=1, amin=floor, top_db=...)``),
+  ``"ln"`` = ``log(max(S, floor))``, ``"log10"`` = ``log10(max(S, floor))``. All-zero audio gives the floor.
+* **Deltas**: the Savitzky–Golay filter of ``librosa.feature.delta(S, width, order, mode="interp")``:
+  Δ is the order-1 fit over ``width`` frames (for width 9, the N = 4 regression ``Σ k·x[t+k] / Σ k²``),
+  ΔΔ is the order-2 Savitzky–Golay second derivative (``delta(S, order=2)``, *not* Δ of Δ). At the edges the
+  polynomial fitted to the first/last ``width`` frames is used, i.e. the nearest full-window value is
+  repeated. This is not torchaudio's ``compute_deltas`` (N = 2 regression with replicate padding).
+  Deltas are computed over the whole utterance, then cut into segments, so segments see true context.
+* **Segments**: ``frames`` frames every ``frames - overlap`` frames; trailing frames that do not fill a
+  segment are dropped. Output axis order is ``(N, channel, mel, frame)`` with channels
+  ``(static, Δ, ΔΔ)``, float32, C-contiguous.
+* **Short utterances**: shorter than one context window (``win_length + hop·(frames-1)`` samples) are
+  padded by the ``pad`` policy: ``"repeat"`` (tile the utterance), ``"reflect"``, ``"zero"``, or ``"drop"``
+  (no segments).
+* **Resampling**: ``scipy.signal.resample_poly`` (polyphase FIR, Kaiser β = 5 window, scipy's default
+  filter), ratio reduced by the gcd. It is exact-rate and deterministic across platforms.
+
+Threads and caching: the Numba kernels are serial and release the GIL; parallelism across utterances
+and files comes from a thread pool (``workers``, default ``NUMBA_NUM_THREADS``, i.e. the core count unless
+that environment variable caps it), so nothing is oversubscribed. Compiled kernels are cached next to this
+file (``__pycache__``); set ``NUMBA_CACHE_DIR`` to cache elsewhere (e.g. read-only installs).
+"""
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+
+__all__ = [
+    "LogMelConfig",
+    "SegmentsResult",
+    "load_audio",
+    "logmel",
+    "deltas",
+    "logmel_segments",
+    "logmel_segments_many",
+    "iter_logmel_segments",
+]
+
+#: Bumped whenever an algorithm change alters feature values (part of :meth:`LogMelConfig.to_dict`).
+FEATURE_VERSION = 1
+
+_LOG_FORMS = {"db": 0, "ln": 1, "log10": 2}
+_PAD_POLICIES = ("repeat", "reflect", "zero", "drop")
+_SOUNDFILE_EXTS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au",
+                   ".snd", ".caf", ".w64", ".rf64", ".sf", ".voc", ".nist", ".sph", ".htk", ".svx"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogMelConfig:
+    """Every setting of the log-Mel segment features, with the papers' defaults.
+
+    Parameters
+    ----------
+    sr : int
+        Analysis sample rate in Hz (16000). Input at another rate is resampled to it.
+    n_mels : int
+        Number of Mel bands (64).
+    fmin, fmax : float
+        Lowest and highest filterbank frequency in Hz (20, 8000). ``fmax=None`` means ``sr / 2``.
+    win_ms, hop_ms : float
+        Analysis window and hop in milliseconds (25, 10); rounded to whole samples.
+    window : str or tuple
+        Window name understood by ``scipy.signal.get_window`` ("hamming", periodic).
+    n_fft : int or None
+        FFT size; ``None`` selects the next power of two ≥ the window length.
+    mel_scale : {"slaney", "htk"}
+        Mel scale formula ("slaney", librosa's default).
+    mel_norm : {"slaney", None}
+        Filter normalisation: "slaney" divides each triangle by its bandwidth (area 1); ``None`` keeps
+        unit peaks.
+    power : float
+        Exponent of the magnitude spectrum (2.0: power spectrum).
+    log : {"db", "ln", "log10"}
+        Log form applied to ``max(S, floor)``; "db" is ``10·log10``.
+    floor : float
+        Smallest Mel energy before the log (1e-10, i.e. -100 dB).
+    top_db : float or None
+        If set, clip each utterance's log-Mel to ``max - top_db`` (in the units of ``log``).
+    delta_width : int
+        Odd Savitzky–Golay window for Δ and ΔΔ, in frames (9).
+    frames : int
+        Frames per segment (64).
+    overlap : int
+        Frames shared by consecutive segments (30; hop of 34 frames).
+    pad : {"repeat", "reflect", "zero", "drop"}
+        Policy for utterances shorter than one segment ("repeat").
+    """
+
+    sr: int = 16000
+    n_mels: int = 64
+    fmin: float = 20.0
+    fmax: float | None = 8000.0
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    window: str | tuple = "hamming"
+    n_fft: int | None = None
+    mel_scale: str = "slaney"
+    mel_norm: str | None = "slaney"
+    power: float = 2.0
+    log: str = "db"
+    floor: float = 1e-10
+    top_db: float | None = None
+    delta_width: int = 9
+    frames: int = 64
+    overlap: int = 30
+    pad: str = "repeat"
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ValueError:
+            return ValueError(f"LogMelConfig: {name}={getattr(self, name)!r} {why}")
+
+        if isinstance(self.window, list):
+            object.__setattr__(self, "window", tuple(self.window))
+        for name in ("sr", "n_mels", "delta_width", "frames"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0:
+                raise bad(name, "must be a positive integer")
+        if not (0 <= self.fmin) or (self.fmax is not None and self.fmax <= self.fmin):
+            raise bad("fmin", f"must satisfy 0 <= fmin < fmax (fmax={self.fmax!r})")
+        if self.fmax is not None and self.fmax > self.sr / 2:
+            raise bad("fmax", f"exceeds the Nyquist frequency {self.sr / 2:g} Hz of sr={self.sr}; "
+                              "lower it or pass fmax=None")
+        if self.win_ms <= 0 or self.hop_ms <= 0:
+            raise ValueError(f"LogMelConfig: win_ms={self.win_ms!r} and hop_ms={self.hop_ms!r} must be > 0")
+        win = self.win_length
+        if win < 2 or self.hop_length < 1:
+            raise bad("win_ms", f"gives a window of {win} samples at sr={self.sr}; need at least 2")
+        if self.n_fft is not None and (not isinstance(self.n_fft, (int, np.integer)) or self.n_fft < win):
+            raise bad("n_fft", f"must be an integer >= the window length ({win} samples)")
+        if self.mel_scale not in ("slaney", "htk"):
+            raise bad("mel_scale", "must be 'slaney' or 'htk'")
+        if self.mel_norm not in ("slaney", None):
+            raise bad("mel_norm", "must be 'slaney' or None")
+        if not self.power > 0:
+            raise bad("power", "must be > 0")
+        if self.log not in _LOG_FORMS:
+            raise bad("log", f"must be one of {sorted(_LOG_FORMS)}")
+        if not self.floor > 0:
+            raise bad("floor", "must be > 0")
+        if self.top_db is not None and not self.top_db >= 0:
+            raise bad("top_db", "must be >= 0 or None")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise bad("delta_width", "must be odd and >= 3")
+        if self.frames < self.delta_width:
+            raise bad("frames", f"must be >= delta_width={self.delta_width}")
+        if not isinstance(self.overlap, (int, np.integer)) or not 0 <= self.overlap < self.frames:
+            raise bad("overlap", f"must be an integer in [0, frames={self.frames})")
+        if self.pad not in _PAD_POLICIES:
+            raise bad("pad", f"must be one of {_PAD_POLICIES}")
+        try:
+            _window(self.window, win)
+        except ValueError as exc:
+            raise bad("window", f"is not a scipy window: {exc}") from None
+
+    # derived sizes ---------------------------------------------------------------------------------
+    @property
+    def win_length(self) -> int:
+        """Window length in samples, ``round(sr · win_ms / 1000)``."""
+        return int(round(self.sr * self.win_ms / 1000.0))
+
+    @property
+    def hop_length(self) -> int:
+        """Hop in samples, ``round(sr · hop_ms / 1000)``."""
+        return int(round(self.sr * self.hop_ms / 1000.0))
+
+    @property
+    def fft_size(self) -> int:
+        """The FFT size actually used (``n_fft`` or the next power of two ≥ ``win_length``)."""
+        return int(self.n_fft) if self.n_fft is not None else 1 << (self.win_length - 1).bit_length()
+
+    @property
+    def segment_samples(self) -> int:
+        """Samples spanned by one segment: ``win_length + hop_length · (frames - 1)``."""
+        return self.win_length + self.hop_length * (self.frames - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, key-sorted settings plus the feature algorithm version (for keying stores)."""
+        d = asdict(self)
+        if isinstance(d["window"], tuple):
+            d["window"] = list(d["window"])
+        for k in ("fmin", "fmax", "win_ms", "hop_ms", "power", "floor", "top_db"):
+            if d[k] is not None:
+                d[k] = float(d[k])
+        for k in ("sr", "n_mels", "n_fft", "delta_width", "frames", "overlap"):
+            if d[k] is not None:
+                d[k] = int(d[k])
+        d["feature_version"] = FEATURE_VERSION
+        return dict(sorted(d.items()))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LogMelConfig":
+        """Inverse of :meth:`to_dict` (ignores ``feature_version``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _resolve_config(config: LogMelConfig | None, overrides: dict[str, Any]) -> LogMelConfig:
+    if config is None:
+        config = LogMelConfig()
+    elif not isinstance(config, LogMelConfig):
+        raise TypeError(f"config must be a LogMelConfig or None, got {type(config).__name__}")
+    if overrides:
+        unknown = set(overrides) - {f.name for f in fields(LogMelConfig)}
+        if unknown:
+            raise TypeError(f"unknown log-Mel setting(s): {sorted(unknown)}")
+        config = replace(config, **overrides)
+    return config
+
+
+# --------------------------------------------------------------------------------------------------
+# Filters (numpy/scipy, computed once per configuration)
+# --------------------------------------------------------------------------------------------------
+def _window(window: str | tuple, n: int) -> np.ndarray:
+    from scipy.signal import get_window
+
+    return get_window(window, n, fftbins=True).astype(np.float32)
+
+
+def _hz_to_mel(f: np.ndarray, htk: bool) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    f_sp = 200.0 / 3
+    mels = f / f_sp
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-300) / min_log_hz) / logstep, mels)
+
+
+def _mel_to_hz(m: np.ndarray, htk: bool) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int = 64, fmin: float = 20.0, fmax: float | None = 8000.0,
+                   mel_scale: str = "slaney", mel_norm: str | None = "slaney") -> np.ndarray:
+    """Triangular Mel filterbank, shape ``(n_mels, n_fft // 2 + 1)`` float32.
+
+    Same construction as ``librosa.filters.mel`` (float64 arithmetic, cast at the end).
+    """
+    fmax = sr / 2.0 if fmax is None else float(fmax)
+    htk = mel_scale == "htk"
+    fftfreqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin, htk), _hz_to_mel(fmax, htk), n_mels + 2), htk)
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if mel_norm == "slaney":
+        weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
+def _savgol_delta_coeffs(width: int, order: int) -> np.ndarray:
+    """Correlation taps of librosa's ``delta(width, order, mode="interp")`` (Savitzky–Golay)."""
+    from scipy.signal import savgol_coeffs
+
+    return savgol_coeffs(width, order, deriv=order, use="dot").astype(np.float32)
+
+
+class _Plan(NamedTuple):
+    win: int
+    hop: int
+    n_fft: int
+    window: np.ndarray
+    bin_lo: int
+    bin_hi: int
+    mel_lo: np.ndarray   # first bin of each band (relative to bin_lo)
+    mel_len: np.ndarray  # number of bins of each band
+    mel_off: np.ndarray  # offset of each band in mel_w
+    mel_w: np.ndarray
+    c1: np.ndarray
+    c2: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _plan(cfg: LogMelConfig) -> _Plan:
+    win, hop, n_fft = cfg.win_length, cfg.hop_length, cfg.fft_size
+    fb = mel_filterbank(cfg.sr, n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, cfg.mel_scale, cfg.mel_norm)
+    nz = fb > 0
+    any_bin = np.flatnonzero(nz.any(axis=0))
+    bin_lo = int(any_bin[0]) if any_bin.size else 0
+    bin_hi = int(any_bin[-1]) + 1 if any_bin.size else 1
+    lo = np.zeros(cfg.n_mels, np.int64)
+    ln = np.zeros(cfg.n_mels, np.int64)
+    chunks = []
+    for m in range(cfg.n_mels):
+        idx = np.flatnonzero(nz[m])
+        if idx.size:
+            a, b = int(idx[0]), int(idx[-1]) + 1
+            lo[m], ln[m] = a - bin_lo, b - a
+            chunks.append(fb[m, a:b])
+    off = np.concatenate([[0], np.cumsum(ln)[:-1]]).astype(np.int64)
+    w = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(1, np.float32)
+    return _Plan(win, hop, n_fft, _window(cfg.window, win), bin_lo, bin_hi, lo, ln, off, w,
+                 _savgol_delta_coeffs(cfg.delta_width, 1), _savgol_delta_coeffs(cfg.delta_width, 2))
+
+
+# --------------------------------------------------------------------------------------------------
+# Numba kernels (compiled lazily on first call, cached on disk; serial and GIL-free)
+# --------------------------------------------------------------------------------------------------
+_KERNELS: dict[str, Any] = {}
+
+
+def _kernels() -> dict[str, Any]:
+    if _KERNELS:
+        return _KERNELS
+    import numba
+
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    # reassociation lets LLVM vectorise the reductions; no nnan/ninf, so NaN checks stay valid
+    fjit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+
+    @jit
+    def count_nonfinite(y):
+        n = 0
+        for i in range(y.shape[0]):
+            v = y[i]
+            if v - v != 0.0:  # NaN or ±Inf
+                n += 1
+        return n
+
+    @jit
+    def frame_window(y, window, hop, out):
+        n_frames, n_fft = out.shape
+        win = window.shape[0]
+        for t in range(n_frames):
+            s = t * hop
+            for i in range(win):
+                out[t, i] = y[s + i] * window[i]
+            for i in range(win, n_fft):
+                out[t, i] = 0.0
+
+    @fjit
+    def mel_power(spec, bin_lo, bin_hi, mel_lo, mel_len, mel_off, mel_w, power, out):
+        # spec: (T, 2*nbins) float32 view of the complex rfft; out: (n_mels, T) Mel energies
+        n_frames = spec.shape[0]
+        n_mels = mel_lo.shape[0]
+        nb = bin_hi - bin_lo
+        p = np.empty(nb, np.float32)
+        half = np.float32(power * 0.5)
+        for t in range(n_frames):
+            row = spec[t, 2 * bin_lo:2 * bin_hi]
+            for k in range(nb):
+                re = row[2 * k]
+                im = row[2 * k + 1]
+                p[k] = re * re + im * im
+            if half != 1.0:
+                for k in range(nb):
+                    p[k] = p[k] ** half
+            for m in range(n_mels):
+                a = mel_lo[m]
+                o = mel_off[m]
+                acc = np.float32(0.0)
+                for j in range(mel_len[m]):
+                    acc += mel_w[o + j] * p[a + j]
+                out[m, t] = acc
+
+    @fjit
+    def _sg_row(xr, c, out):
+        # Savitzky–Golay (deriv == polyorder) of one row; edges repeat the nearest full-window value.
+        n = xr.shape[0]
+        w = c.shape[0]
+        h = w // 2
+        for t in range(h, n - h):
+            acc = np.float32(0.0)
+            for k in range(w):
+                acc += c[k] * xr[t - h + k]
+            out[t] = acc
+        for t in range(h):
+            out[t] = out[h]
+            out[n - 1 - t] = out[n - 1 - h]
+
+    @fjit
+    def delta_rows(x, c, out):
+        for r in range(x.shape[0]):
+            _sg_row(x[r], c, out[r])
+
+    @fjit
+    def segments(lm, c1, c2, step, out):
+        # lm: (n_mels, T) log-Mel; out: (N, 3, n_mels, frames). Δ/ΔΔ over the whole utterance, then cut.
+        n_mels, n = lm.shape
+        n_seg = out.shape[0]
+        frames = out.shape[3]
+        d1 = np.empty(n, np.float32)
+        d2 = np.empty(n, np.float32)
+        for m in range(n_mels):
+            row = lm[m]
+            _sg_row(row, c1, d1)
+            _sg_row(row, c2, d2)
+            for s in range(n_seg):
+                t0 = s * step
+                for f in range(frames):
+                    out[s, 0, m, f] = row[t0 + f]
+                    out[s, 1, m, f] = d1[t0 + f]
+                    out[s, 2, m, f] = d2[t0 + f]
+
+    _KERNELS.update(count_nonfinite=count_nonfinite, frame_window=frame_window, mel_power=mel_power,
+                    delta_rows=delta_rows, segments=segments)
+    return _KERNELS
+
+
+# --------------------------------------------------------------------------------------------------
+# Waveform helpers
+# --------------------------------------------------------------------------------------------------
+def _as_waveform(y: Any, what: str = "audio") -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{what}: expected a mono 1-D waveform, got shape {y.shape}")
+    if y.dtype.kind not in "fiu":
+        raise ValueError(f"{what}: unsupported sample dtype {y.dtype}")
+    if y.dtype.kind in "iu":
+        y = _int_to_float(y)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if y.size == 0:
+        raise ValueError(f"{what}: zero-length audio (no samples)")
+    bad = _kernels()["count_nonfinite"](y)
+    if bad:
+        raise ValueError(f"{what}: {bad} NaN/Inf sample(s)")
+    return y
+
+
+def _int_to_float(a: np.ndarray) -> np.ndarray:
+    info = np.iinfo(a.dtype)
+    if info.min == 0:  # unsigned, offset binary (e.g. 8-bit PCM)
+        mid = (info.max + 1) // 2
+        return ((a.astype(np.float64) - mid) / mid).astype(np.float32)
+    return (a.astype(np.float32) / np.float32(-float(info.min)))
+
+
+def _resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    if sr_in == sr_out:
+        return y
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(sr_in), int(sr_out))
+    out = resample_poly(y, int(sr_out) // g, int(sr_in) // g)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _pad_to(y: np.ndarray, length: int, policy: str) -> np.ndarray:
+    if y.shape[0] >= length:
+        return y
+    if policy == "repeat":
+        return np.resize(y, length)  # tiles y
+    if policy == "reflect":
+        return np.pad(y, (0, length - y.shape[0]), mode="reflect" if y.shape[0] > 1 else "edge")
+    return np.pad(y, (0, length - y.shape[0]))
+
+
+def _prepare(y: Any, sr: int, cfg: LogMelConfig, min_len: int, what: str) -> np.ndarray | None:
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ValueError(f"{what}: sample rate must be a positive integer, got {sr!r}")
+    y = _resample(_as_waveform(y, what), int(sr), cfg.sr)
+    if y.shape[0] < min_len:
+        if cfg.pad == "drop":
+            return None
+        y = _pad_to(y, min_len, cfg.pad)
+    return y
+
+
+def _logmel_core(y: np.ndarray, cfg: LogMelConfig) -> np.ndarray:
+    from scipy.fft import rfft
+
+    k = _kernels()
+    p = _plan(cfg)
+    n_frames = 1 + (y.shape[0] - p.win) // p.hop
+    buf = np.empty((n_frames, p.n_fft), np.float32)
+    k["frame_window"](y, p.window, p.hop, buf)
+    spec = rfft(buf, axis=1, overwrite_x=True, workers=1)
+    spec = spec.view(np.float32)
+    out = np.empty((cfg.n_mels, n_frames), np.float32)
+    k["mel_power"](spec, p.bin_lo, p.bin_hi, p.mel_lo, p.mel_len, p.mel_off, p.mel_w, float(cfg.power), out)
+    np.maximum(out, np.float32(cfg.floor), out=out)
+    if cfg.log == "ln":
+        np.log(out, out=out)
+    else:
+        np.log10(out, out=out)
+        if cfg.log == "db":
+            out *= np.float32(10.0)
+    if cfg.top_db is not None:
+        np.maximum(out, out.max() - np.float32(cfg.top_db), out=out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Public feature functions
+# --------------------------------------------------------------------------------------------------
+def logmel(y: np.ndarray, sr: int, config: LogMelConfig | None = None, **overrides: Any) -> np.ndarray:
+    """Log-Mel spectrogram of one utterance (frames not centred).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono waveform, 1-D, float or integer PCM (integers are scaled to [-1, 1)).
+    sr : int
+        Sample rate of ``y`` in Hz; ``y`` is resampled to ``config.sr`` when they differ.
+    config : LogMelConfig, optional
+        Feature settings (papers' defaults when omitted).
+    **overrides
+        Any :class:`LogMelConfig` field, e.g. ``n_mels=40, log="ln"``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_mels, n_frames)`` float32 with ``n_frames = 1 + (len(y) - win_length) // hop_length``.
+        Inputs shorter than one analysis window are padded by ``config.pad`` (``"drop"`` gives
+        ``n_frames = 0``).
+
+    Raises
+    ------
+    ValueError
+        Zero-length input, NaN/Inf samples, non-1-D input or an invalid setting.
+    """
+    cfg = _resolve_config(config, overrides)
+    y = _prepare(y, sr, cfg, cfg.win_length, "logmel")
+    if y is None:
+        return np.zeros((cfg.n_mels, 0), np.float32)
+    return _logmel_core(y, cfg)
+
+
+def deltas(S: np.ndarray, width: int = 9, order: int = 1, axis: int = -1) -> np.ndarray:
+    """Savitzky–Golay derivative along ``axis``, equal to ``librosa.feature.delta(S, width=width,
+    order=order, axis=axis, mode="interp")``.
+
+    Parameters
+    ----------
+    S : np.ndarray
+        Features, e.g. a ``(n_mels, n_frames)`` log-Mel spectrogram.
+    width : int
+        Odd window length in frames, ``3 <= width <= S.shape[axis]`` (9).
+    order : int
+        Derivative order (1: Δ, 2: ΔΔ as a second-order fit, not Δ of Δ); ``1 <= order < width``.
+    axis : int
+        Time axis (-1).
+
+    Returns
+    -------
+    np.ndarray
+        float32 array of ``S``'s shape. For width 9, order 1 this is the N = 4 regression
+        ``Σ_k k·S[t+k] / Σ_k k²``; edge frames repeat the nearest full-window value.
+    """
+    S = np.asarray(S)
+    if S.ndim == 0:
+        raise ValueError("deltas: S must have at least one dimension")
+    if not isinstance(width, (int, np.integer)) or width < 3 or width % 2 == 0:
+        raise ValueError(f"deltas: width={width!r} must be an odd integer >= 3")
+    if not isinstance(order, (int, np.integer)) or not 1 <= order < width:
+        raise ValueError(f"deltas: order={order!r} must be an integer in [1, width)")
+    n = S.shape[axis]
+    if n < width:
+        raise ValueError(f"deltas: width={width} exceeds the {n} frames along axis {axis}")
+    if not np.isfinite(S).all():
+        raise ValueError("deltas: S contains NaN/Inf")
+    moved = np.moveaxis(S, axis, -1)
+    x = np.ascontiguousarray(moved.reshape(-1, n), dtype=np.float32)
+    out = np.empty_like(x)
+    _kernels()["delta_rows"](x, _savgol_delta_coeffs(int(width), int(order)), out)
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
+
+
+def logmel_segments(y: np.ndarray, sr: int, config: LogMelConfig | None = None,
+                    **overrides: Any) -> np.ndarray:
+    """3-channel log-Mel segments of one utterance, the papers' 64 × 64 × 3 CNN input.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono waveform (1-D float or integer PCM).
+    sr : int
+        Sample rate of ``y``; resampled to ``config.sr`` when different.
+    config : LogMelConfig, optional
+        Settings; defaults: 16 kHz, 64 Mel bands 20–8000 Hz, 25 ms Hamming window, 10 ms hop,
+        dB log with a 1e-10 floor, Δ/ΔΔ width 9, 64-frame segments overlapping by 30 frames,
+        ``pad="repeat"``.
+    **overrides
+        Any :class:`LogMelConfig` field (``frames=64, overlap=30, n_mels=...``).
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, 3, n_mels, frames)`` float32 — axis order (segment, channel, mel, frame), channels
+        (static, Δ, ΔΔ). ``N = 1 + (n_frames - frames) // (frames - overlap)``; ``N = 0`` only with
+        ``pad="drop"`` for an utterance shorter than one segment.
+
+    Raises
+    ------
+    ValueError
+        Zero-length input, NaN/Inf samples, non-1-D input or an invalid setting.
+    """
+    cfg = _resolve_config(config, overrides)
+    return _segments_one(y, sr, cfg, "logmel_segments")
+
+
+def _segments_one(y: Any, sr: int, cfg: LogMelConfig, what: str) -> np.ndarray:
+    y = _prepare(y, sr, cfg, cfg.segment_samples, what)
+    if y is None:
+        return np.zeros((0, 3, cfg.n_mels, cfg.frames), np.float32)
+    lm = _logmel_core(y, cfg)
+    p = _plan(cfg)
+    step = cfg.frames - cfg.overlap
+    n_seg = 1 + (lm.shape[1] - cfg.frames) // step
+    out = np.empty((n_seg, 3, cfg.n_mels, cfg.frames), np.float32)
+    _kernels()["segments"](lm, p.c1, p.c2, step, out)
+    return out
+
+
+def _default_workers(n_items: int) -> int:
+    from numba import config as numba_config
+
+    return max(1, min(int(numba_config.NUMBA_NUM_THREADS), n_items))
+
+
+def logmel_segments_many(ys: Sequence[np.ndarray], sr: int, config: LogMelConfig | None = None, *,
+                         workers: int | None = None, **overrides: Any) -> list[np.ndarray]:
+    """:func:`logmel_segments` of many in-memory utterances, in parallel across utterances.
+
+    Parameters
+    ----------
+    ys : sequence of np.ndarray
+        Mono waveforms, all at rate ``sr``.
+    sr : int
+        Their sample rate.
+    config, **overrides
+        As for :func:`logmel_segments`.
+    workers : int, optional
+        Threads (default ``NUMBA_NUM_THREADS``); each runs the serial, GIL-free kernels on whole
+        utterances, so total threads never exceed ``workers``.
+
+    Returns
+    -------
+    list of np.ndarray
+        One ``(N_i, 3, n_mels, frames)`` array per utterance, in input order.
+    """
+    cfg = _resolve_config(config, overrides)
+    ys = list(ys)
+    if not ys:
+        return []
+    _plan(cfg)
+    _kernels()
+    workers = _default_workers(len(ys)) if workers is None else max(1, int(workers))
+    if workers == 1:
+        return [_segments_one(y, sr, cfg, f"utterance {i}") for i, y in enumerate(ys)]
+    with ThreadPoolExecutor(workers) as ex:
+        futs = [ex.submit(_segments_one, y, sr, cfg, f"utterance {i}") for i, y in enumerate(ys)]
+        return [f.result() for f in futs]
+
+
+# --------------------------------------------------------------------------------------------------
+# Audio I/O
+# --------------------------------------------------------------------------------------------------
+def _check_wav_truncation(path: Path) -> None:
+    """Raise if a RIFF/WAVE file's data chunk claims more bytes than the file holds."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return  # not plain RIFF/WAVE (RF64, W64...): left to the decoder
+        endian = "<" if head[:4] == b"RIFF" else ">"
+        pos = 12
+        while True:
+            ch = f.read(8)
+            if len(ch) < 8:
+                raise ValueError(f"{path}: truncated WAV file (no data chunk in {size} bytes)")
+            cid, csize = ch[:4], struct.unpack(endian + "I", ch[4:])[0]
+            pos += 8
+            if cid == b"data":
+                if csize not in (0, 0xFFFFFFFF) and csize > size - pos:
+                    raise ValueError(f"{path}: truncated WAV file (data chunk declares {csize} bytes, "
+                                     f"only {size - pos} present)")
+                return
+            pos += csize + (csize & 1)
+            if pos > size:
+                raise ValueError(f"{path}: truncated WAV file (chunk {cid!r} runs past the end)")
+            f.seek(pos)
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        declared = f.frames
+        data = f.read(dtype="float32", always_2d=True)
+        sr = f.samplerate
+    if declared > 0 and data.shape[0] < declared:
+        raise ValueError(f"{path}: truncated audio ({data.shape[0]} of {declared} frames decoded)")
+    y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    return np.ascontiguousarray(y, dtype=np.float32), int(sr)
+
+
+_AV_SCALE = {"u8": None, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0,
+             "flt": 1.0, "dbl": 1.0}
+
+
+def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.audio:
+                raise ValueError(f"{path}: no audio stream in the container")
+            stream = container.streams.audio[0]
+            sr = stream.rate or stream.codec_context.sample_rate
+            for frame in container.decode(stream):
+                a = frame.to_ndarray()
+                name = frame.format.name
+                base = name[:-1] if name.endswith("p") else name
+                n_ch = len(frame.layout.channels)
+                if not frame.format.is_planar:
+                    a = a.reshape(-1, n_ch).T
+                if base not in _AV_SCALE:
+                    raise ValueError(f"{path}: unsupported sample format {name!r}")
+                if base == "u8":
+                    a = (a.astype(np.float32) - 128.0) / 128.0
+                elif _AV_SCALE[base] != 1.0:
+                    a = (a.astype(np.float64) / _AV_SCALE[base]).astype(np.float32)
+                a = a.astype(np.float32, copy=False)
+                chunks.append(a[0] if a.shape[0] == 1 else a.mean(axis=0, dtype=np.float32))
+                sr = frame.sample_rate or sr
+    except av.error.FFmpegError as exc:  # some FFmpeg errors subclass ValueError: wrap them first
+        raise ValueError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
+    if not chunks:
+        raise ValueError(f"{path}: zero-length audio (no samples decoded)")
+    return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32), int(sr)
+
+
+def load_audio(path: str | os.PathLike, sr: int | None = 16000) -> tuple[np.ndarray, int]:
+    """Read a sound file or the audio track of a video as a mono float32 waveform.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        WAV/FLAC/OGG/AIFF... are read with soundfile (libsndfile); other containers (MP4, MOV, AVI,
+        MKV, MP3, M4A, ...) with PyAV (FFmpeg), first audio stream.
+    sr : int or None
+        Target rate in Hz (16000); ``None`` keeps the file's native rate. Resampling uses
+        ``scipy.signal.resample_poly`` (polyphase FIR, Kaiser β = 5, ratio reduced by the gcd).
+
+    Returns
+    -------
+    y : np.ndarray
+        float32 mono waveform: channels averaged; integer PCM scaled to [-1, 1), float kept as is.
+    sr : int
+        Its sample rate.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem: missing file, corrupt or truncated file, unsupported
+        container or no audio stream, zero-length audio, NaN/Inf samples, bad ``sr``.
+    """
+    p = Path(path)
+    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
+        raise ValueError(f"{p}: target sample rate must be a positive integer or None, got {sr!r}")
+    if not p.exists():
+        raise ValueError(f"{p}: file not found")
+    if not p.is_file():
+        raise ValueError(f"{p}: not a regular file")
+    if p.stat().st_size == 0:
+        raise ValueError(f"{p}: empty file (0 bytes)")
+    ext = p.suffix.lower()
+    if ext in (".wav", ".wave"):
+        _check_wav_truncation(p)
+    if ext in _SOUNDFILE_EXTS:
+        try:
+            y, native = _read_soundfile(p)
+        except ValueError:
+            raise
+        except Exception as exc:  # soundfile.LibsndfileError / RuntimeError: try FFmpeg before giving up
+            try:
+                y, native = _read_pyav(p)
+            except ValueError:
+                raise ValueError(f"{p}: corrupt or unsupported audio file ({exc})") from exc
+    else:
+        y, native = _read_pyav(p)
+    if y.size == 0:
+        raise ValueError(f"{p}: zero-length audio (no samples)")
+    bad = _kernels()["count_nonfinite"](y)
+    if bad:
+        raise ValueError(f"{p}: {bad} NaN/Inf sample(s)")
+    if sr is None or sr == native:
+        return y, native
+    return _resample(y, native, int(sr)), int(sr)
+
+
+# --------------------------------------------------------------------------------------------------
+# Corpus-scale extraction
+# --------------------------------------------------------------------------------------------------
+class SegmentsResult(NamedTuple):
+    """One file's outcome from :func:`iter_logmel_segments`."""
+
+    index: int
+    """Position of the file in the input."""
+    path: str
+    """The file path as given."""
+    segments: np.ndarray | None
+    """``(N, 3, n_mels, frames)`` float32, or ``None`` when ``error`` is set."""
+    error: BaseException | None
+    """The exception raised for this file (only with ``on_error="skip"``)."""
+
+
+def _extract_file(path: str, cfg: LogMelConfig) -> np.ndarray:
+    y, sr = load_audio(path, sr=cfg.sr)
+    return _segments_one(y, sr, cfg, str(path))
+
+
+def iter_logmel_segments(paths: Iterable[str | os.PathLike], config: LogMelConfig | None = None, *,
+                         workers: int | None = None, progress: bool = True, on_error: str = "raise",
+                         **overrides: Any) -> Iterator[SegmentsResult]:
+    """Stream log-Mel segments of many files, in input order, computed in parallel across files.
+
+    Each worker thread reads, resamples and featurises whole files with GIL-free code; at most
+    ``2 · workers`` results are held at once, so a corpus is never in memory twice.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Audio or video files (see :func:`load_audio`).
+    config, **overrides
+        Feature settings, as for :func:`logmel_segments`; audio is loaded at ``config.sr``.
+    workers : int, optional
+        Threads (default ``NUMBA_NUM_THREADS``, capped at the number of files).
+    progress : bool
+        Show a tqdm progress bar (files).
+    on_error : {"raise", "skip"}
+        ``"raise"`` re-raises the first failure (a ``ValueError`` naming the file); ``"skip"`` yields a
+        record whose ``error`` holds the exception and continues with the next files.
+
+    Yields
+    ------
+    SegmentsResult
+        ``(index, path, segments, error)`` for every input file, in input order.
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error={on_error!r} must be 'raise' or 'skip'")
+    cfg = _resolve_config(config, overrides)
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        return
+    _plan(cfg)
+    _kernels()
+    workers = _default_workers(len(paths)) if workers is None else max(1, int(workers))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(paths), unit="file", desc="log-Mel segments", disable=not progress)
+    ex = ThreadPoolExecutor(workers, thread_name_prefix="emofast-audio")
+    pending: deque[tuple[int, str, Future]] = deque()
+    todo = iter(enumerate(paths))
+
+    def submit_next() -> None:
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append((nxt[0], nxt[1], ex.submit(_extract_file, nxt[1], cfg)))
+
+    try:
+        for _ in range(2 * workers):
+            submit_next()
+        while pending:
+            i, path, fut = pending.popleft()
+            try:
+                seg, err = fut.result(), None
+            except Exception as exc:
+                if on_error == "raise":
+                    raise
+                seg, err = None, exc
+            submit_next()
+            bar.update(1)
+            yield SegmentsResult(i, path, seg, err)
+    finally:
+        for _, _, fut in pending:
+            fut.cancel()
+        ex.shutdown(wait=True)
+        bar.close()
