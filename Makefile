@@ -21,7 +21,7 @@ bench:
 
 # nvcc compile check of every CUDA source (nothing CUDA can run on a machine without a GPU).
 cuda-check:
-	$(PY) benchmarks/../.ci/cuda_check.py
+	bash .ci/cuda_check.sh
 
 clean:
 	rm -rf build dist *.egg-info emofast/_C*.so

@@ -22,33 +22,33 @@ inline int64_t num_pairs(int64_t ka, int64_t kb, bool upper) {
 inline void check_forward_inputs(const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,
                                  const at::Tensor& lb, double margin, int64_t form,
                                  int64_t reduction, bool upper) {
-  TORCH_CHECK(a.dim() == 2, "contrastive_loss: a must be 2-D (Ka, D), got shape ", a.sizes());
-  TORCH_CHECK(b.dim() == 2, "contrastive_loss: b must be 2-D (Kb, D), got shape ", b.sizes());
-  TORCH_CHECK(a.size(1) == b.size(1), "contrastive_loss: feature sizes differ: a has D=", a.size(1),
+  TORCH_CHECK_VALUE(a.dim() == 2, "contrastive_loss: a must be 2-D (Ka, D), got shape ", a.sizes());
+  TORCH_CHECK_VALUE(b.dim() == 2, "contrastive_loss: b must be 2-D (Kb, D), got shape ", b.sizes());
+  TORCH_CHECK_VALUE(a.size(1) == b.size(1), "contrastive_loss: feature sizes differ: a has D=", a.size(1),
               ", b has D=", b.size(1));
-  TORCH_CHECK(a.size(0) > 0 && b.size(0) > 0, "contrastive_loss: empty batch (Ka=", a.size(0),
+  TORCH_CHECK_VALUE(a.size(0) > 0 && b.size(0) > 0, "contrastive_loss: empty batch (Ka=", a.size(0),
               ", Kb=", b.size(0), ")");
-  TORCH_CHECK(a.size(1) > 0, "contrastive_loss: feature size D must be positive, got 0");
-  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "contrastive_loss: a and b dtypes differ (",
+  TORCH_CHECK_VALUE(a.size(1) > 0, "contrastive_loss: feature size D must be positive, got 0");
+  TORCH_CHECK_TYPE(a.scalar_type() == b.scalar_type(), "contrastive_loss: a and b dtypes differ (",
               a.scalar_type(), " vs ", b.scalar_type(), ")");
-  TORCH_CHECK(a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble,
+  TORCH_CHECK_TYPE(a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble,
               "contrastive_loss: features must be float32 or float64, got ", a.scalar_type());
   TORCH_CHECK(a.device() == b.device() && a.device() == la.device() && a.device() == lb.device(),
               "contrastive_loss: all inputs must be on one device (a: ", a.device(), ", b: ",
               b.device(), ", labels_a: ", la.device(), ", labels_b: ", lb.device(), ")");
-  TORCH_CHECK(la.scalar_type() == at::kLong && lb.scalar_type() == at::kLong,
+  TORCH_CHECK_TYPE(la.scalar_type() == at::kLong && lb.scalar_type() == at::kLong,
               "contrastive_loss: labels must be int64, got ", la.scalar_type(), " and ",
               lb.scalar_type());
-  TORCH_CHECK(la.dim() == 1 && la.size(0) == a.size(0), "contrastive_loss: labels_a must have shape (",
+  TORCH_CHECK_VALUE(la.dim() == 1 && la.size(0) == a.size(0), "contrastive_loss: labels_a must have shape (",
               a.size(0), ",), got ", la.sizes());
-  TORCH_CHECK(lb.dim() == 1 && lb.size(0) == b.size(0), "contrastive_loss: labels_b must have shape (",
+  TORCH_CHECK_VALUE(lb.dim() == 1 && lb.size(0) == b.size(0), "contrastive_loss: labels_b must have shape (",
               b.size(0), ",), got ", lb.sizes());
-  TORCH_CHECK(margin >= 0.0, "contrastive_loss: margin must be >= 0, got ", margin);
+  TORCH_CHECK_VALUE(margin >= 0.0, "contrastive_loss: margin must be >= 0, got ", margin);
   TORCH_CHECK(form == kPaper || form == kHadsell, "contrastive_loss: unknown form ", form);
   TORCH_CHECK(reduction == kNone || reduction == kMean || reduction == kSum,
               "contrastive_loss: unknown reduction ", reduction);
   if (upper) {
-    TORCH_CHECK(a.size(0) == b.size(0) && a.size(0) >= 2,
+    TORCH_CHECK_VALUE(a.size(0) == b.size(0) && a.size(0) >= 2,
                 "contrastive_loss: the in-batch variant needs one batch of at least 2 samples, got ",
                 a.size(0));
   }

@@ -8,6 +8,7 @@
 // G = grad * w (scaled by 1/num_pairs for the mean). Small problems use one fused loop, large ones
 // ATen's GEMM.
 #include "contrastive/contrastive.h"
+#include "contrastive/contrastive_generic.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Functions.h>
@@ -184,10 +185,12 @@ std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& a_, const at::T
                              need_weights ? weights.data_ptr<scalar_t>() : nullptr, row_loss.data(),
                              nbad);
   });
-  TORCH_CHECK(nbad.load() == 0, "contrastive_loss: ", nbad.load(),
+  TORCH_CHECK_VALUE(nbad.load() == 0, "contrastive_loss: ", nbad.load(),
               " pair(s) have a non-finite squared distance: the features contain NaN or Inf (or a "
               "distance overflows ", a.scalar_type(), ")");
   if (reduction == kNone) return {loss_pairs, weights};
+  // Row sums were accumulated per row; summing them in a fixed order keeps the result
+  // independent of the thread count.
   double total = 0.0;
   for (int64_t i = 0; i < ka; ++i) total += row_loss[i];  // fixed order: deterministic
   if (reduction == kMean) total /= static_cast<double>(num_pairs(ka, kb, upper));
@@ -236,12 +239,7 @@ std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cpu(const at::Tenso
     });
     return {ga, gb};
   }
-  // G = 2 * scale * grad * w; grad_a = rowsum(G) a - G b; grad_b = colsum(G) b - G^T a.
-  at::Tensor g = at::mul(weights, reduction == kNone ? grad : grad.reshape({}));
-  g.mul_(2.0 * scale);
-  at::Tensor ga = at::addmm(at::mul(a, g.sum(1, /*keepdim=*/true)), g, b, /*beta=*/1, /*alpha=*/-1);
-  at::Tensor gb = at::addmm(at::mul(b, g.sum(0).unsqueeze(1)), g.t(), a, /*beta=*/1, /*alpha=*/-1);
-  return {ga, gb};
+  return backward_gemm(grad, weights, a, b, reduction, scale);
 }
 
 at::Tensor contrastive_loss_cpu(const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,

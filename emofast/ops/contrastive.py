@@ -80,6 +80,12 @@ def _check_features(x: torch.Tensor, name: str) -> None:
         raise TypeError(f"contrastive_loss: {name} must be a torch.Tensor, got {type(x).__name__}")
 
 
+def _check_devices(**tensors: torch.Tensor) -> None:
+    devices = {name: t.device for name, t in tensors.items()}
+    if len(set(devices.values())) > 1:
+        raise ValueError(f"contrastive_loss: all inputs must be on one device, got {devices}")
+
+
 def contrastive_loss(
     a: torch.Tensor,
     b: torch.Tensor,
@@ -121,11 +127,15 @@ def contrastive_loss(
     """
     _check_features(a, "a")
     _check_features(b, "b")
+    labels_a = _as_labels(labels_a, "labels_a")
+    labels_b = _as_labels(labels_b, "labels_b")
+    if not (a.device == b.device == labels_a.device == labels_b.device):
+        _check_devices(a=a, b=b, labels_a=labels_a, labels_b=labels_b)
     return _op(
         a,
         b,
-        _as_labels(labels_a, "labels_a"),
-        _as_labels(labels_b, "labels_b"),
+        labels_a,
+        labels_b,
         _check_margin(margin),
         _form_code(form),
         _reduction_code(reduction),
@@ -148,6 +158,8 @@ def contrastive_loss_in_batch(
     """
     _check_features(x, "x")
     labels = _as_labels(labels, "labels")
+    if x.device != labels.device:
+        _check_devices(x=x, labels=labels)
     return _op(x, x, labels, labels, _check_margin(margin), _form_code(form), _reduction_code(reduction), True)
 
 

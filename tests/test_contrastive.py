@@ -1,0 +1,316 @@
+"""Fused pairwise contrastive loss: parity with the pure-PyTorch reference, gradients, opcheck,
+edge cases and bad input."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import emofast
+from emofast.nn import ContrastiveLoss
+from emofast.ops import (
+    contrastive_loss,
+    contrastive_loss_in_batch,
+    contrastive_loss_in_batch_reference,
+    contrastive_loss_reference,
+)
+
+FORMS = ["paper", "hadsell"]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def _batch(ka, kb, d, n_classes, dtype, seed, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    a = (torch.randn(ka, d, generator=g, dtype=torch.float64) * scale).to(dtype)
+    b = (torch.randn(kb, d, generator=g, dtype=torch.float64) * scale).to(dtype)
+    la = torch.randint(0, n_classes, (ka,), generator=g)
+    lb = torch.randint(0, n_classes, (kb,), generator=g)
+    return a, b, la, lb
+
+
+def _close(x, ref):
+    """float32: relative 2e-4 and absolute 1e-5 of the largest magnitude (summation order and the
+    Hadsell 1/d factor differ between kernel and reference); float64: 1e-10."""
+    scale = max(1.0, ref.detach().abs().max().item()) if ref.numel() else 1.0
+    if ref.dtype == torch.float32:
+        torch.testing.assert_close(x, ref, rtol=2e-4, atol=1e-5 * scale)
+    else:
+        torch.testing.assert_close(x, ref, rtol=1e-10, atol=1e-10 * scale)
+
+
+def _check_parity(a, b, la, lb, *, margin, form, reduction):
+    a1 = a.clone().requires_grad_(True)
+    b1 = b.clone().requires_grad_(True)
+    a2 = a.clone().requires_grad_(True)
+    b2 = b.clone().requires_grad_(True)
+    out = contrastive_loss(a1, b1, la, lb, margin=margin, form=form, reduction=reduction)
+    ref = contrastive_loss_reference(a2, b2, la, lb, margin=margin, form=form, reduction=reduction)
+    assert out.shape == ref.shape
+    _close(out, ref)
+    g = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1))
+    out.backward(g)
+    ref.backward(g)
+    _close(a1.grad, a2.grad)
+    _close(b1.grad, b2.grad)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ka=st.integers(1, 1024),
+    kb=st.integers(1, 1024),
+    d=st.integers(1, 512),
+    n_classes=st.integers(1, 8),
+    form=st.sampled_from(FORMS),
+    reduction=st.sampled_from(REDUCTIONS),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    margin=st.floats(0.0, 400.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_parity_with_reference(ka, kb, d, n_classes, form, reduction, dtype, margin, seed):
+    # The reference materialises Ka*Kb*D: keep it within a few hundred MB.
+    assume(ka * kb * d <= 2**21)
+    a, b, la, lb = _batch(ka, kb, d, n_classes, dtype, seed)
+    _check_parity(a, b, la, lb, margin=margin, form=form, reduction=reduction)
+
+
+@pytest.mark.parametrize("ka,kb,d", [(1024, 1024, 1), (1024, 3, 512), (1, 1024, 512), (1, 1, 1), (5, 7, 33)])
+@pytest.mark.parametrize("form", FORMS)
+def test_parity_extreme_shapes(ka, kb, d, form):
+    a, b, la, lb = _batch(ka, kb, d, 3, torch.float32, seed=ka + kb + d)
+    # margin around the typical squared distance (2d) so both hinge branches occur
+    _check_parity(a, b, la, lb, margin=2.0 * d if form == "paper" else math.sqrt(2.0 * d), form=form, reduction="mean")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    k=st.integers(2, 300),
+    d=st.integers(1, 64),
+    form=st.sampled_from(FORMS),
+    reduction=st.sampled_from(REDUCTIONS),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_in_batch_parity(k, d, form, reduction, seed):
+    x, _, labels, _ = _batch(k, 1, d, 3, torch.float64, seed)
+    x1 = x.clone().requires_grad_(True)
+    x2 = x.clone().requires_grad_(True)
+    margin = 2.0 * d
+    out = contrastive_loss_in_batch(x1, labels, margin=margin, form=form, reduction=reduction)
+    ref = contrastive_loss_in_batch_reference(x2, labels, margin=margin, form=form, reduction=reduction)
+    torch.testing.assert_close(out, ref)
+    out.sum().backward()
+    ref.sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    if reduction == "none":
+        assert torch.all(torch.tril(out) == 0)
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradcheck_float64(form, reduction):
+    a, b, la, lb = _batch(6, 5, 4, 2, torch.float64, seed=3)
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+    # margin chosen so some negatives are inside it and some outside, away from the kink
+    f = lambda a, b: contrastive_loss(a, b, la, lb, margin=8.0, form=form, reduction=reduction)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (a, b))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_gradcheck_in_batch(form):
+    x, _, labels, _ = _batch(7, 1, 3, 2, torch.float64, seed=4)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: contrastive_loss_in_batch(x, labels, margin=6.0, form=form), (x,))
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("reduction", [0, 1, 2])
+@pytest.mark.parametrize("form", [0, 1])
+def test_opcheck(form, reduction, upper):
+    a, b, la, lb = _batch(4, 4, 3, 2, torch.float64, seed=5)
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+    if upper:
+        b, lb = a, la
+    torch.library.opcheck(torch.ops.emofast.contrastive_loss.default, (a, b, la, lb, 3.0, form, reduction, upper))
+
+
+def test_opcheck_forward_and_backward_ops():
+    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6)
+    torch.library.opcheck(torch.ops.emofast.contrastive_loss_forward.default, (a, b, la, lb, 9.0, 0, 1, False))
+    _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 1, False)
+    torch.library.opcheck(
+        torch.ops.emofast.contrastive_loss_backward.default, (torch.tensor(1.0), w, a, b, 1, False)
+    )
+
+
+def test_large_backward_uses_gemm_path_and_matches():
+    # Ka*Kb*D above the fused-loop threshold: the GEMM backward must agree with the reference.
+    a, b, la, lb = _batch(300, 200, 64, 4, torch.float64, seed=7)
+    _check_parity(a, b, la, lb, margin=100.0, form="hadsell", reduction="none")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_squared_distance_exactly_at_margin(dtype):
+    # d^2 = 1 + 4 = 5 exactly; negative pair at the margin: zero loss and zero gradient (paper form)
+    a = torch.tensor([[0.0, 0.0]], dtype=dtype, requires_grad=True)
+    b = torch.tensor([[1.0, 2.0]], dtype=dtype, requires_grad=True)
+    la, lb = torch.tensor([0]), torch.tensor([1])
+    loss = contrastive_loss(a, b, la, lb, margin=5.0)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert torch.all(a.grad == 0) and torch.all(b.grad == 0)
+    ref = contrastive_loss_reference(a.detach(), b.detach(), la, lb, margin=5.0)
+    assert ref.item() == 0.0
+    # Hadsell: d = 5 exactly (3-4-5), margin 5
+    a2 = torch.tensor([[0.0, 0.0]], dtype=dtype, requires_grad=True)
+    b2 = torch.tensor([[3.0, 4.0]], dtype=dtype, requires_grad=True)
+    loss2 = contrastive_loss(a2, b2, la, lb, margin=5.0, form="hadsell")
+    loss2.backward()
+    assert loss2.item() == 0.0 and torch.all(a2.grad == 0)
+    # just inside the margin the hinge is active
+    assert contrastive_loss(a.detach(), b.detach(), la, lb, margin=5.5).item() == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_identical_features(form):
+    x = torch.randn(4, 8, dtype=torch.float64)
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    labels = torch.tensor([0, 0, 1, 1])
+    other = torch.tensor([1, 1, 0, 0])
+    # positives on identical rows: zero loss on the diagonal
+    diag = torch.diagonal(contrastive_loss(a, b, labels, labels, form=form, reduction="none"))
+    assert torch.all(diag == 0)
+    # all negatives on identical rows: full hinge, and the gradient at d = 0 is zero (no NaN)
+    loss = contrastive_loss(a[:1], b[:1], labels[:1], other[:1], margin=2.0, form=form, reduction="sum")
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0 if form == "paper" else 2.0)
+    assert torch.isfinite(a.grad).all() and torch.all(a.grad == 0)
+
+
+def test_all_positive_and_all_negative():
+    a, b, _, _ = _batch(16, 12, 8, 1, torch.float64, seed=8)
+    ones_a, ones_b = torch.zeros(16, dtype=torch.long), torch.zeros(12, dtype=torch.long)
+    pos = contrastive_loss(a, b, ones_a, ones_b, reduction="none")
+    d2 = torch.cdist(a, b) ** 2
+    torch.testing.assert_close(pos, 0.5 * d2)
+    neg = contrastive_loss(a, b, ones_a, ones_b + 1, margin=20.0, reduction="none")
+    torch.testing.assert_close(neg, 0.5 * torch.relu(20.0 - d2))
+    for la, lb in [(ones_a, ones_b), (ones_a, ones_b + 1)]:
+        _check_parity(a, b, la, lb, margin=20.0, form="paper", reduction="mean")
+
+
+def test_mean_is_over_all_pairs():
+    a, b, la, lb = _batch(3, 5, 4, 2, torch.float64, seed=9)
+    none = contrastive_loss(a, b, la, lb, reduction="none")
+    assert none.shape == (3, 5)
+    torch.testing.assert_close(contrastive_loss(a, b, la, lb, reduction="sum"), none.sum())
+    torch.testing.assert_close(contrastive_loss(a, b, la, lb), none.sum() / 15)
+
+
+def test_int32_labels_accepted_and_module():
+    a, b, la, lb = _batch(4, 4, 3, 2, torch.float32, seed=10)
+    x = contrastive_loss(a, b, la.int(), lb.int())
+    torch.testing.assert_close(x, contrastive_loss(a, b, la, lb))
+    module = ContrastiveLoss(margin=2.0, form="hadsell")
+    torch.testing.assert_close(module(a, la, b, lb), contrastive_loss(a, b, la, lb, margin=2.0, form="hadsell"))
+    torch.testing.assert_close(module(a, la), contrastive_loss_in_batch(a, la, margin=2.0, form="hadsell"))
+    assert "hadsell" in repr(module)
+    assert emofast.contrastive_loss is contrastive_loss
+
+
+def test_no_grad_path_matches_grad_path():
+    a, b, la, lb = _batch(9, 7, 5, 3, torch.float32, seed=11)
+    with torch.no_grad():
+        x = contrastive_loss(a.requires_grad_(True), b, la, lb)
+    y = contrastive_loss(a, b, la, lb)
+    assert x.item() == y.item()
+    assert y.requires_grad and not x.requires_grad
+
+
+def test_result_independent_of_thread_count():
+    a, b, la, lb = _batch(257, 129, 64, 4, torch.float32, seed=12)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = contrastive_loss(a, b, la, lb)
+        torch.set_num_threads(max(2, old))
+        many = contrastive_loss(a, b, la, lb)
+    finally:
+        torch.set_num_threads(old)
+    assert one.item() == many.item()
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+def _good():
+    return _batch(3, 4, 5, 2, torch.float32, seed=13)
+
+
+@pytest.mark.parametrize(
+    "mutate,exc,match",
+    [
+        (lambda a, b, la, lb: (a, b[:, :4], la, lb), ValueError, "feature sizes differ"),
+        (lambda a, b, la, lb: (a, b, la[:2], lb), ValueError, "labels_a must have shape"),
+        (lambda a, b, la, lb: (a, b, la, lb[None]), ValueError, "labels_b must have shape"),
+        (lambda a, b, la, lb: (a, b, la.float(), lb), TypeError, "integer tensor"),
+        (lambda a, b, la, lb: (a, b.double(), la, lb), TypeError, "dtypes differ"),
+        (lambda a, b, la, lb: (a.half(), b.half(), la, lb), TypeError, "float32 or float64"),
+        (lambda a, b, la, lb: (a[:0], b, la[:0], lb), ValueError, "empty batch"),
+        (lambda a, b, la, lb: (a[0], b, la, lb), ValueError, "2-D"),
+        (lambda a, b, la, lb: (a, b.to("meta"), la, lb), ValueError, "one device"),
+    ],
+)
+def test_bad_input_raises(mutate, exc, match):
+    args = mutate(*_good())
+    with pytest.raises(exc, match=match):
+        contrastive_loss(*args)
+
+
+def test_negative_or_nan_margin_raises():
+    a, b, la, lb = _good()
+    for margin in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="margin"):
+            contrastive_loss(a, b, la, lb, margin=margin)
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        torch.ops.emofast.contrastive_loss(a, b, la, lb, -1.0, 0, 1, False)
+    with pytest.raises(ValueError, match="margin"):
+        ContrastiveLoss(margin=-0.5)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_features_raise(bad):
+    a, b, la, lb = _good()
+    a[1, 2] = bad
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        contrastive_loss(a, b, la, lb)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        contrastive_loss(a.requires_grad_(True), b, la, lb)
+
+
+def test_unknown_form_or_reduction_raises():
+    a, b, la, lb = _good()
+    with pytest.raises(ValueError, match="form"):
+        contrastive_loss(a, b, la, lb, form="pml")
+    with pytest.raises(ValueError, match="reduction"):
+        contrastive_loss(a, b, la, lb, reduction="max")
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        contrastive_loss(a.numpy(), b, la, lb)
+
+
+def test_in_batch_needs_two_samples():
+    x = torch.randn(1, 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        contrastive_loss_in_batch(x, torch.tensor([0]))
+
+
+def test_inputs_are_not_modified_and_non_contiguous_ok():
+    a, b, la, lb = _batch(6, 8, 5, 2, torch.float64, seed=14)
+    at = a.t().contiguous().t()  # non-contiguous view with the same values
+    a0, b0 = a.clone(), b.clone()
+    torch.testing.assert_close(contrastive_loss(at, b, la, lb), contrastive_loss(a, b, la, lb))
+    assert torch.equal(a, a0) and torch.equal(b, b0)
