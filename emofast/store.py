@@ -409,14 +409,21 @@ class FeatureStore:
         self._check(corpus, modality)
         settings, resolved = _default_settings(modality, config, extractor)
         key = _key_of(settings)
-        items = select_modality(list(utterances), modality) if utterances else []
+        utterances = list(utterances)
+        seen: set[tuple[str, str]] = set()
+        dup = sorted({u.id for u in utterances if (u.id, u.modality) in seen
+                      or seen.add((u.id, u.modality))})  # type: ignore[func-returns-value]
+        if dup:
+            raise ValueError(f"duplicate utterance ids {dup[:5]}: one feature set holds one corpus, "
+                             "each id once per modality")
+        items = select_modality(utterances, modality)
         if not items:
             raise ValueError(f"no {modality} utterances to extract for corpus {corpus!r} "
                              f"({len(utterances)} given)")
         ids = [u.id for u in items]
         if len(set(ids)) != len(ids):
-            dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
-            raise ValueError(f"duplicate utterance ids {dup}: one feature set holds one corpus")
+            raise ValueError(f"utterances of several corpora ({sorted({u.corpus for u in items})}) "
+                             f"share ids; extract each corpus under its own name")
         d = self._dir(corpus, modality, key)
         d.mkdir(parents=True, exist_ok=True)
         with _locked(d / "lock"):
