@@ -1,0 +1,130 @@
+"""Contrastive loss benchmark table: emofast's fused op vs the naive broadcast reference vs
+pytorch-metric-learning's ContrastiveLoss (with ref_emb), forward + backward through autograd,
+D = 128, K in {2, 64, 256, 1024}, plus the peak memory each allocates.
+
+Run:  python benchmarks/contrastive_table.py [--threads N] [--quick]
+
+Times are medians of repeated runs in one process (one run of this script = one comparison);
+peak memory is the growth of the resident set size of a fresh subprocess during one forward +
+backward. pytorch-metric-learning computes a different loss (unsquared hinges, mean over
+non-zero terms): it is timed as the library users would otherwise reach for, not for parity.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+D = 128
+KS = (2, 64, 256, 1024)
+METHODS = ("emofast", "reference", "pml")
+
+
+def make_step(method: str, k: int, seed: int = 0):
+    import emofast
+    from emofast.ops import contrastive_loss_reference
+
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(k, D, generator=g).requires_grad_(True)
+    b = torch.randn(k, D, generator=g).requires_grad_(True)
+    la = torch.randint(0, 6, (k,), generator=g)
+    lb = torch.randint(0, 6, (k,), generator=g)
+    if method == "emofast":
+        def step():
+            emofast.contrastive_loss(a, b, la, lb).backward()
+    elif method == "reference":
+        def step():
+            contrastive_loss_reference(a, b, la, lb).backward()
+    elif method == "pml":
+        from pytorch_metric_learning.losses import ContrastiveLoss
+
+        loss_fn = ContrastiveLoss()
+
+        def step():
+            loss_fn(a, la, ref_emb=b, ref_labels=lb).backward()
+    else:
+        raise ValueError(method)
+    return step
+
+
+def time_step(step, min_time: float = 0.5, max_reps: int = 2000) -> float:
+    """Median seconds per call over batches lasting ~min_time in total."""
+    step()
+    t0 = time.perf_counter()
+    step()
+    one = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, min(max_reps, int(0.05 / one)))
+    samples = []
+    deadline = time.perf_counter() + min_time
+    while len(samples) < 5 or (time.perf_counter() < deadline and len(samples) < 50):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            step()
+        samples.append((time.perf_counter() - t0) / inner)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def peak_memory_mb(method: str, k: int, threads: int) -> float:
+    code = f"""
+import resource, torch, sys
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+torch.set_num_threads({threads})
+from contrastive_table import make_step
+step = make_step({method!r}, {k})
+import gc; gc.collect()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024.0)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--quick", action="store_true", help="shorter timing windows")
+    p.add_argument("--json", help="also write the raw numbers to this file")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    min_time = 0.2 if args.quick else 1.0
+    rows = []
+    for k in KS:
+        row = {"K": k}
+        for m in METHODS:
+            if m == "reference" and k == 1024 and args.quick:
+                row[m] = None
+                continue
+            row[m] = time_step(make_step(m, k), min_time=min_time if k < 1024 else min_time * 2)
+            row[m + "_mem"] = peak_memory_mb(m, k, args.threads)
+        rows.append(row)
+
+    def fmt_t(s):
+        return "—" if s is None else (f"{s * 1e6:.0f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms")
+
+    def ratio(x, y):
+        return "—" if x is None or y is None else f"{x / y:.1f}×"
+
+    print(f"Contrastive loss, forward + backward, D={D}, {args.threads} thread(s), torch {torch.__version__}")
+    print()
+    print("| K | emofast | reference | pytorch-metric-learning | vs reference | vs PML | peak MB emofast / ref / PML |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        mem = " / ".join(f"{r.get(m + '_mem', float('nan')):.1f}" if r.get(m) is not None else "—" for m in METHODS)
+        print(
+            f"| {r['K']} | {fmt_t(r['emofast'])} | {fmt_t(r['reference'])} | {fmt_t(r['pml'])} | "
+            f"{ratio(r['reference'], r['emofast'])} | {ratio(r['pml'], r['emofast'])} | {mem} |"
+        )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
