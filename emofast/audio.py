@@ -241,7 +241,18 @@ def _resolve_config(config: LogMelConfig | None, overrides: dict[str, Any]) -> L
 # --------------------------------------------------------------------------------------------------
 # Filters (numpy/scipy, computed once per configuration)
 # --------------------------------------------------------------------------------------------------
+_COSINE_WINDOWS = {"hamming": (0.54, 0.46), "hann": (0.5, 0.5), "hanning": (0.5, 0.5)}
+
+
 def _window(window: str | tuple, n: int) -> np.ndarray:
+    """Periodic window (``scipy.signal.get_window(window, n, fftbins=True)``), float32.
+
+    Hamming and Hann are computed directly (``a - b·cos(2πk/n)``) so the common path never imports
+    ``scipy.signal``; any other scipy window name or tuple is delegated to scipy.
+    """
+    if isinstance(window, str) and window in _COSINE_WINDOWS:
+        a, b = _COSINE_WINDOWS[window]
+        return (a - b * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
     from scipy.signal import get_window
 
     return get_window(window, n, fftbins=True).astype(np.float32)
@@ -287,10 +298,18 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int = 64, fmin: float = 20.0, fm
 
 
 def _savgol_delta_coeffs(width: int, order: int) -> np.ndarray:
-    """Correlation taps of librosa's ``delta(width, order, mode="interp")`` (Savitzky–Golay)."""
-    from scipy.signal import savgol_coeffs
+    """Correlation taps of librosa's ``delta(width, order, mode="interp")``.
 
-    return savgol_coeffs(width, order, deriv=order, use="dot").astype(np.float32)
+    The Savitzky–Golay filter with ``polyorder = deriv = order``: the minimum-norm solution ``c`` of
+    ``Σ_k c_k · k^j = order! · [j == order]`` for ``j = 0..order``, ``k = -width//2..width//2`` (what
+    ``scipy.signal.savgol_coeffs(width, order, deriv=order, use="dot")`` computes).
+    """
+    h = width // 2
+    k = np.arange(-h, h + 1, dtype=np.float64)
+    A = k[None, :] ** np.arange(order + 1, dtype=np.float64)[:, None]  # (order+1, width)
+    rhs = np.zeros(order + 1)
+    rhs[order] = math.factorial(order)
+    return (A.T @ np.linalg.solve(A @ A.T, rhs)).astype(np.float32)
 
 
 class _Plan(NamedTuple):
