@@ -1,0 +1,121 @@
+"""``emofast features``: index a corpus in its native layout and extract its features once.
+
+Example::
+
+    emofast features emodb /data/EMO-DB --out ~/emofast-store
+    emofast features auto /data/SAVEE --out ~/emofast-store --modality video
+
+Files that do not parse are listed with their reason; files that parse but cannot be decoded are
+reported and counted, and the rest of the corpus is kept.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from emofast.commands import parse_labels
+
+__all__ = ["register", "run", "extract_corpus"]
+
+_SHOW = 10  # skipped/failed files listed by name
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``features`` sub-parser."""
+    from emofast.corpora import CORPORA
+
+    p = subparsers.add_parser(
+        "features", help="extract a corpus's features into a feature store",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("corpus", help=f"layout: {', '.join(CORPORA)}, or auto (detect)")
+    p.add_argument("root", type=Path, help="corpus folder")
+    p.add_argument("--out", type=Path, required=True, metavar="STORE",
+                   help="feature store folder (created if missing)")
+    p.add_argument("--modality", choices=("audio", "video"), default="audio",
+                   help="log-Mel segments (audio) or face crops (video) [%(default)s]")
+    p.add_argument("--labels", type=parse_labels, default=None,
+                   help="keep only these emotions: paper-six, all, or a comma list [all]")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel workers (default: the extractor's choice)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(run=run)
+
+
+def _print_list(title: str, items: list[tuple[Any, str]]) -> None:
+    if not items:
+        return
+    print(f"{title}: {len(items)}")
+    for path, reason in items[:_SHOW]:
+        print(f"  {path}: {reason}")
+    if len(items) > _SHOW:
+        print(f"  ... and {len(items) - _SHOW} more")
+
+
+def extract_corpus(
+    corpus: str,
+    root: str | Path,
+    store: str | Path,
+    *,
+    modality: str = "audio",
+    labels: tuple[str, ...] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    verbose: bool = True,
+):
+    """Index ``root`` and extract its ``modality`` features into ``store``.
+
+    Parameters
+    ----------
+    corpus : str
+        Loader name from :data:`emofast.corpora.CORPORA` or ``"auto"``.
+    root, store : path
+        Corpus and feature-store folders.
+    modality : {"audio", "video"}
+    labels : tuple of str, optional
+        Emotions to keep (default all).
+    workers : int, optional
+    progress, verbose : bool
+        Progress bars; printed summary of the corpus and of skipped/failed files.
+
+    Returns
+    -------
+    emofast.store.FeatureSet
+
+    Raises
+    ------
+    ValueError
+        Unknown layout, empty or mixed folder, no utterance left, or a store written with other
+        settings (from :mod:`emofast.corpora` / :mod:`emofast.store`).
+    """
+    from emofast.corpora import load_corpus, select_labels, select_modality
+    from emofast.store import FeatureStore
+
+    index = load_corpus(None if corpus == "auto" else corpus, root)
+    if verbose:
+        print(index.summary(), flush=True)
+        _print_list("skipped (name does not parse)", index.skipped)
+    utts = select_modality(index.utterances, modality)
+    if labels is not None:
+        utts = select_labels(utts, labels)
+    if not utts:
+        raise ValueError(f"no {modality} utterances"
+                         + (f" with labels {list(labels)}" if labels else "")
+                         + f" in {str(root)!r}")
+    name = utts[0].corpus
+    fs = FeatureStore(store).extract(name, utts, modality, workers=workers, progress=progress)
+    if verbose:
+        failed = list(getattr(fs, "failed", []) or [])
+        _print_list("failed to decode (reported, rest kept)", failed)
+    return fs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``emofast features``."""
+    fs = extract_corpus(args.corpus, args.root, args.out, modality=args.modality,
+                        labels=args.labels, workers=args.workers, progress=not args.no_progress)
+    n_utt = len(fs.utterances)
+    print(f"{n_utt} utterances, {len(fs.features)} {args.modality} segments of shape "
+          f"{tuple(fs.features.shape[1:])} in {args.out}")
+    return 0
