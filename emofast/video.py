@@ -321,7 +321,7 @@ class _Detector:
     """Per-video detection state: face-size window, downscale, and the region around the last face."""
 
     #: the last face is searched in a region scaled so that the face measures about this many pixels
-    TRACK_PX = 32.0
+    TRACK_PX = 30.0
 
     def __init__(self, height: int, width: int, *, downscale: float | None, min_face: float,
                  track: bool, scale_factor: float, min_neighbors: int, cascade: str | None) -> None:
@@ -361,8 +361,8 @@ class _Detector:
             rx, ry = (x1 - x0) / roi.shape[1], (y1 - y0) / roi.shape[0]
         else:
             rx = ry = 1.0
-        lo = max(24, int(max(self.min_px, 0.7 * side) / max(rx, ry)))
-        hi = max(lo, int(math.ceil(1.45 * side / min(rx, ry))))
+        lo = max(24, int(max(self.min_px, 0.8 * side) / max(rx, ry)))
+        hi = max(lo, int(math.ceil(1.25 * side / min(rx, ry))))
         b, s = _detect(self.clf, roi, self.scale_factor, self.min_neighbors, lo, hi)
         if len(b):
             b = b * np.array([rx, ry, rx, ry]) + np.array([x0, y0, 0.0, 0.0])
