@@ -314,3 +314,26 @@ def test_inputs_are_not_modified_and_non_contiguous_ok():
     a0, b0 = a.clone(), b.clone()
     torch.testing.assert_close(contrastive_loss(at, b, la, lb), contrastive_loss(a, b, la, lb))
     assert torch.equal(a, a0) and torch.equal(b, b0)
+
+
+def test_torch_compile_fullgraph_with_backward():
+    a, b, la, lb = _batch(4, 5, 8, 2, torch.float32, seed=15)
+    a1 = a.clone().requires_grad_(True)
+    a2 = a.clone().requires_grad_(True)
+    compiled = torch.compile(lambda x, y: 2 * contrastive_loss(x, y, la, lb, form="hadsell"), fullgraph=True)
+    out = compiled(a1, b)
+    out.backward()
+    ref = 2 * contrastive_loss(a2, b, la, lb, form="hadsell")
+    ref.backward()
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(a1.grad, a2.grad)
+
+
+def test_import_is_light():
+    # `import emofast` must not pull the heavy feature libraries (they load on first use).
+    import subprocess
+    import sys
+
+    code = "import sys, emofast; print(sorted(m for m in ('numba', 'cv2', 'av', 'librosa', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
