@@ -154,7 +154,6 @@ def _iter_decoded(path: str | os.PathLike, stride: int, fps: float | None,
     t0: float | None = None
     next_t = 0.0
     index = -1
-    n_out = 0
     try:
         frames = container.decode(stream)
         while True:
@@ -176,7 +175,6 @@ def _iter_decoded(path: str | os.PathLike, stride: int, fps: float | None,
                     next_t += period
             elif index % stride:
                 continue
-            n_out += 1
             yield index, t, frame
     finally:
         container.close()

@@ -389,3 +389,33 @@ def test_public_names_are_lazy():
             "emofast.extract_faces; assert 'emofast.video' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert emofast.FaceTrack is FaceTrack and emofast.iter_faces is iter_faces
+
+
+def test_video_with_audio_track(tmp_path):
+    """Faces come from the video stream; the audio track of the same file goes to emofast.load_audio."""
+    path = tmp_path / "av.mp4"
+    frames, _ = _moving(8)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
+        aus = out.add_stream("aac", rate=16000)
+        aus.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(5120) / 16000)).astype(np.float32)
+        for k in range(5):
+            af = av.AudioFrame.from_ndarray(tone[None, k * 1024:(k + 1) * 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = 16000, k * 1024
+            for packet in aus.encode(af):
+                out.mux(packet)
+        for f in frames:
+            for packet in vs.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for st in (vs, aus):
+            for packet in st.encode():
+                out.mux(packet)
+    track = extract_faces(path)
+    assert len(track) == 8 and track.detected.all()
+    load_audio = getattr(emofast, "load_audio", None)
+    if load_audio is None:
+        pytest.skip("emofast.load_audio not available")
+    wave, sr = load_audio(path)
+    assert sr == 16000 and wave.ndim == 1 and wave.size > 2000
