@@ -51,8 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
             else:
                 reason = f"module {module_name} is absent"
             p = sub.add_parser(name, help=f"(unavailable: {reason})", add_help=False)
-            p.add_argument("rest", nargs=argparse.REMAINDER)
-            p.set_defaults(run=_unavailable(name, reason))
+            p.set_defaults(run=_unavailable(name, reason), unavailable=True)
             continue
         module.register(sub)
     return parser
@@ -72,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         Exit status (see the module docstring).
     """
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+    if extra and not getattr(args, "unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2

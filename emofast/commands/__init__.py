@@ -38,19 +38,28 @@ BASELINE_WIDTHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 class RowView:
     """Read-only view of selected rows of a (memory-mapped) array, indexed like an array.
 
-    ``view[idx]`` returns ``base[rows[idx]]``; nothing is copied until indexed.
+    ``view[idx]`` returns ``base[rows[idx]]``; nothing is copied until indexed. With
+    ``channels_last`` (face crops stored ``(n, H, W, C)`` uint8) rows come out as
+    ``(n, C, H, W)`` float32 in [0, 1], the layout the CNN takes.
     """
 
-    def __init__(self, base: np.ndarray, rows: np.ndarray) -> None:
+    def __init__(self, base: np.ndarray, rows: np.ndarray, *, channels_last: bool = False) -> None:
         self.base = base
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.shape = (self.rows.size, *base.shape[1:])
+        self.channels_last = channels_last
+        inner = base.shape[1:]
+        if channels_last:
+            inner = (inner[-1], *inner[:-1])
+        self.shape = (self.rows.size, *inner)
 
     def __len__(self) -> int:
         return self.rows.size
 
     def __getitem__(self, idx: Any) -> np.ndarray:
-        return self.base[self.rows[idx]]
+        out = self.base[self.rows[idx]]
+        if self.channels_last:
+            out = np.moveaxis(out, -1, 1).astype(np.float32) / 255.0
+        return out
 
 
 @dataclass
@@ -148,8 +157,16 @@ def segment_data(feature_set: Any, classes: Sequence[str] | None = None) -> Segm
     if len(kept) < 2:
         raise ValueError(f"only one emotion ({classes[kept[0]]}) left after label selection; "
                          "need at least two classes")
+    features = feature_set.features
+    if features.ndim != 4:
+        raise ValueError(f"expected 4-D segment features, got shape {features.shape}")
+    channels_last = features.shape[-1] in (1, 3) and features.shape[1] not in (1, 3)
+    view = RowView(features, np.concatenate(rows), channels_last=channels_last)
+    if view.shape[2] != view.shape[3] or view.shape[1] != 3:
+        raise ValueError(f"segments of shape {view.shape[1:]} were extracted with other settings "
+                         "than the baseline takes (3 × N × N: log-Mel, Δ, ΔΔ or RGB)")
     return SegmentData(
-        X=RowView(feature_set.features, np.concatenate(rows)),
+        X=view,
         segment_labels=np.concatenate(seg_labels).astype(np.int64),
         groups=np.concatenate(groups).astype(np.int64),
         labels=np.asarray(labels, dtype=np.int64),

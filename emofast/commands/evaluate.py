@@ -126,13 +126,16 @@ def evaluate_segments(
 
 
 def open_feature_set(store: str | Path, corpus: str | None, modality: str):
-    """Open a stored feature set without re-extracting.
+    """Open a stored feature set, extracted with the settings ``emofast features`` uses.
+
+    Audio sets must have the default :class:`emofast.audio.LogMelConfig`; a set extracted with
+    other settings is refused rather than silently used.
 
     Raises
     ------
     ValueError
-        The store folder is missing, holds no set for ``corpus``/``modality``, or ``corpus`` is
-        ambiguous.
+        The store folder is missing, holds no complete set for ``corpus``/``modality`` with these
+        settings, or ``corpus`` is ambiguous.
     """
     from emofast.store import FeatureStore
 
@@ -140,7 +143,12 @@ def open_feature_set(store: str | Path, corpus: str | None, modality: str):
     if not root.is_dir():
         raise ValueError(f"feature store {str(root)!r} does not exist; create it with "
                          "`emofast features <corpus> <root> --out STORE`")
-    return FeatureStore(root).open(corpus, modality)
+    config = None
+    if modality == "audio":
+        from emofast.audio import LogMelConfig
+
+        config = LogMelConfig()
+    return FeatureStore(root).open(corpus, modality, config=config)
 
 
 _PROTOCOL_NAMES = {"kfold": "k-fold by utterance", "loso": "leave-one-speaker-out",

@@ -106,8 +106,8 @@ def extract_corpus(
     name = utts[0].corpus
     fs = FeatureStore(store).extract(name, utts, modality, workers=workers, progress=progress)
     if verbose:
-        failed = list(getattr(fs, "failed", []) or [])
-        _print_list("failed to decode (reported, rest kept)", failed)
+        failed = [(f.path, f"{f.status}: {f.reason}") for f in fs.failed]
+        _print_list("files without features (reported and counted; the rest is kept)", failed)
     return fs
 
 
@@ -115,7 +115,5 @@ def run(args: argparse.Namespace) -> int:
     """Run ``emofast features``."""
     fs = extract_corpus(args.corpus, args.root, args.out, modality=args.modality,
                         labels=args.labels, workers=args.workers, progress=not args.no_progress)
-    n_utt = len(fs.utterances)
-    print(f"{n_utt} utterances, {len(fs.features)} {args.modality} segments of shape "
-          f"{tuple(fs.features.shape[1:])} in {args.out}")
+    print(f"stored {fs.summary()} in {args.out}")
     return 0
