@@ -31,4 +31,22 @@ TORCH_LIBRARY(emofast, m) {
   m.def(
       "contrastive_loss_backward(Tensor grad, Tensor weights, Tensor a, Tensor b, int reduction, "
       "bool upper) -> (Tensor, Tensor)");
+  // Batched masked-module PathNet (csrc/pathnet/pathnet.h): L layers of M modules, weights[l]
+  // (M, in_l, H), biases[l] (M, H); path a bool mask (P, L, M) or an integer genotype (P, L, N);
+  // x (B, in) shared by all pathways or (P, B, in); output (P, B, H), each layer the mean of its
+  // active modules' ReLU outputs. frozen (L, M) bool: modules that receive no gradient.
+  // Autograd lives in C++ (pathnet_autograd.cpp).
+  m.def("pathnet(Tensor x, Tensor[] weights, Tensor[] biases, Tensor path, Tensor frozen) -> Tensor");
+  // Forward that also returns what the backward needs: [pre-activations Z_0..Z_{L-1} (G, B, M*H),
+  // layer outputs A_0..A_{L-2} (P, B, H)].
+  m.def("pathnet_forward_train(Tensor x, Tensor[] weights, Tensor[] biases, Tensor path) -> (Tensor, Tensor[])");
+  // Dense gradients (zero for inactive or frozen modules); grad_x is empty unless need_grad_x.
+  m.def(
+      "pathnet_backward(Tensor grad, Tensor x, Tensor[] weights, Tensor[] biases, Tensor path, Tensor frozen, "
+      "Tensor[] saved, bool need_grad_x) -> (Tensor, Tensor[], Tensor[])");
+  // Fused backward + SGD step: w -= lr * dL/dw in place on active, unfrozen modules only (the
+  // gradients of pathways sharing a module add up); no gradient tensor is materialised.
+  m.def(
+      "pathnet_sgd_(Tensor grad, Tensor x, Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor path, Tensor frozen, "
+      "Tensor[] saved, float lr) -> ()");
 }

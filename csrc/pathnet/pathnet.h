@@ -1,0 +1,358 @@
+// Batched masked-module PathNet: input checks, the host-side plan of a population, and the
+// device-generic driver shared by the CPU and CUDA kernels (host side, ATen).
+//
+// A stack of L layers; layer l has M modules, module m computing relu(a @ W_l[m] + b_l[m]) with
+// W_l of logical shape (M, in_l, H) and b_l of shape (M, H). A population of P pathways is a bool
+// mask (P, L, M) or an integer genotype (P, L, N) whose repeated genes collapse to one module.
+// Layer l of pathway p outputs the MEAN of its active modules' outputs.
+//
+// Work split: every GEMM goes through ATen (MKL/OpenBLAS on CPU, cuBLAS on CUDA) on column runs of
+// modules; the element-wise parts (bias + finiteness check, ReLU + per-pathway mean, and its
+// backward) are the only device kernels, behind the Backend interface below.
+//  * Layer 1 with a shared input (B, in): ONE GEMM per run of consecutive modules in the UNION of
+//    the population's active modules (a single GEMM when the weights use the merged layout below and
+//    the union is contiguous), then every pathway mixes its own modules' columns.
+//  * Per-pathway inputs (P, B, in) with small `in` (deeper layers, in = H): the P*B rows are
+//    stacked and multiplied by the union's columns in one GEMM per run.
+//  * Per-pathway inputs with large `in`: one GEMM per (pathway, run of its own modules).
+// Merged layout: a weight whose (M, in, H) view has strides (H*in, 1, in), i.e. a contiguous
+// (M, H, in) tensor transposed (nn.Linear's (out, in) per module), exposes any run of consecutive
+// modules [m0, m0 + r) as one (in, r*H) matrix without a copy. Other layouts run per module.
+// Backward: dZ = grad * (Z > 0) / k for active (pathway, module) pairs, zero elsewhere; weight and
+// bias gradients are written only for modules active in some pathway and not frozen; the input
+// gradient flows through every active module, frozen or not.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace emofast {
+namespace pathnet {
+
+// Per-pathway layers with at most this many input features stack the pathways in one GEMM over
+// the union of active modules (the extra columns are cheap); wider ones run per pathway.
+constexpr int64_t kStackedMaxIn = 256;
+
+// Element-wise device kernels (see the file comment). Tensors are contiguous and on the device.
+struct Backend {
+  virtual ~Backend() = default;
+  // Z (G, R, M*H) += bias (M, H) on the columns of modules with gmask[g or 0, m] != 0 (gmask has
+  // G or 1 rows). Returns the number of non-finite results among those columns.
+  virtual int64_t add_bias(at::Tensor& Z, const at::Tensor& bias, const at::Tensor& gmask) = 0;
+  // out (P, R, H) = inv_k[p] * sum_{m: mask[p, m]} relu(Z[g, r, m*H + h]), g = p or 0 when G == 1.
+  virtual void relu_mix(const at::Tensor& Z, const at::Tensor& mask, const at::Tensor& inv_k,
+                        at::Tensor& out) = 0;
+  // dZ (P, R, M*H) = mask[p, m] ? grad[p, r, h] * inv_k[p] * (Z[g, r, m*H + h] > 0) : 0.
+  virtual void relu_mix_backward(const at::Tensor& grad, const at::Tensor& Z, const at::Tensor& mask,
+                                 const at::Tensor& inv_k, at::Tensor& dZ) = 0;
+};
+
+// Host-side description of one call.
+struct Plan {
+  int64_t P = 0, L = 0, M = 0, H = 0, B = 0;
+  bool shared = false;                       // layer 1 input (B, in) shared by all pathways
+  std::vector<uint8_t> mask;                 // (P, L, M) active modules
+  std::vector<std::vector<uint8_t>> uni;     // [l][m]: active in some pathway
+  at::Tensor mask_dev;                       // (L, P, M) uint8 on the device
+  at::Tensor inv_k_dev;                      // (L, P) 1 / number of active modules, x's dtype
+  at::Tensor union_dev;                      // (L, 1, M) uint8 on the device
+  const uint8_t* active(int64_t p, int64_t l) const { return mask.data() + (p * L + l) * M; }
+};
+
+inline void check_layers(const char* op, const at::Tensor& x, at::TensorList weights, at::TensorList biases) {
+  TORCH_CHECK(weights.size() >= 1, op, ": need at least one layer, got 0 weight tensors");
+  TORCH_CHECK(weights.size() == biases.size(), op, ": got ", weights.size(), " weight tensors but ", biases.size(),
+              " bias tensors");
+  TORCH_CHECK(x.dim() == 2 || x.dim() == 3, op, ": x must be (B, in) shared by all pathways or (P, B, in), got shape ",
+              x.sizes());
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
+              ": x must be float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(x.size(-2) > 0 && x.size(-1) > 0, op, ": empty input x of shape ", x.sizes());
+  const at::Tensor& w0 = weights[0];
+  TORCH_CHECK(w0.dim() == 3, op, ": weights[0] must be (M, in, H), got shape ", w0.sizes());
+  const int64_t M = w0.size(0), H = w0.size(2);
+  TORCH_CHECK(M > 0 && H > 0, op, ": weights[0] has no modules or no units: shape ", w0.sizes());
+  for (size_t l = 0; l < weights.size(); ++l) {
+    const at::Tensor& w = weights[l];
+    const at::Tensor& b = biases[l];
+    const int64_t in = l == 0 ? x.size(-1) : H;
+    TORCH_CHECK(w.dim() == 3 && w.size(0) == M && w.size(1) == in && w.size(2) == H, op, ": weights[", l,
+                "] must have shape (M, in, H) = (", M, ", ", in, ", ", H, "), got ", w.sizes());
+    TORCH_CHECK(b.dim() == 2 && b.size(0) == M && b.size(1) == H, op, ": biases[", l, "] must have shape (", M,
+                ", ", H, "), got ", b.sizes());
+    TORCH_CHECK(w.scalar_type() == x.scalar_type() && b.scalar_type() == x.scalar_type(), op, ": layer ", l,
+                " dtypes (weight ", w.scalar_type(), ", bias ", b.scalar_type(), ") differ from x (",
+                x.scalar_type(), ")");
+    TORCH_CHECK(w.device() == x.device() && b.device() == x.device(), op, ": layer ", l, " is on ", w.device(),
+                " / ", b.device(), " but x is on ", x.device(), "; all inputs must be on one device");
+  }
+}
+
+inline void check_frozen(const char* op, const at::Tensor& frozen, const at::Tensor& x, int64_t L, int64_t M) {
+  TORCH_CHECK(frozen.scalar_type() == at::kBool, op, ": frozen must be a bool tensor (L, M), got ",
+              frozen.scalar_type());
+  TORCH_CHECK(frozen.dim() == 2 && frozen.size(0) == L && frozen.size(1) == M, op, ": frozen must have shape (",
+              L, ", ", M, "), got ", frozen.sizes());
+  TORCH_CHECK(frozen.device() == x.device(), op, ": frozen is on ", frozen.device(), " but x is on ", x.device());
+}
+
+inline Plan make_plan(const char* op, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                      const at::Tensor& path) {
+  check_layers(op, x, weights, biases);
+  Plan plan;
+  plan.L = static_cast<int64_t>(weights.size());
+  plan.M = weights[0].size(0);
+  plan.H = weights[0].size(2);
+  plan.B = x.size(-2);
+  plan.shared = x.dim() == 2;
+  const int64_t L = plan.L, M = plan.M;
+  TORCH_CHECK(path.device() == x.device(), op, ": path is on ", path.device(), " but x is on ", x.device());
+  TORCH_CHECK(path.dim() == 3 && path.size(0) > 0 && path.size(1) == L, op,
+              ": path must be a mask (P, L, M) or a genotype (P, L, N) with L = ", L, " and P >= 1, got shape ",
+              path.sizes());
+  const int64_t P = plan.P = path.size(0);
+  if (!plan.shared) {
+    TORCH_CHECK(x.size(0) == P, op, ": per-pathway input x has ", x.size(0), " pathways but path has ", P);
+  }
+  plan.mask.assign(P * L * M, 0);
+  const at::Tensor hp = path.to(at::kCPU).contiguous();
+  if (hp.scalar_type() == at::kBool) {
+    TORCH_CHECK(path.size(2) == M, op, ": a bool mask must have shape (P, L, M) = (", P, ", ", L, ", ", M,
+                "), got ", path.sizes());
+    const bool* src = hp.data_ptr<bool>();
+    for (int64_t i = 0; i < P * L * M; ++i) plan.mask[i] = src[i] ? 1 : 0;
+  } else {
+    TORCH_CHECK(hp.scalar_type() == at::kLong || hp.scalar_type() == at::kInt, op,
+                ": path must be a bool mask or an int64/int32 genotype, got ", hp.scalar_type());
+    TORCH_CHECK(path.size(2) > 0, op, ": a genotype needs N >= 1 genes per layer, got shape ", path.sizes());
+    const at::Tensor g = hp.to(at::kLong);
+    const int64_t* src = g.data_ptr<int64_t>();
+    const int64_t N = path.size(2);
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t l = 0; l < L; ++l)
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t gene = src[(p * L + l) * N + n];
+          TORCH_CHECK(gene >= 0 && gene < M, op, ": gene ", gene, " of pathway ", p, ", layer ", l,
+                      " is out of range [0, ", M, ")");
+          plan.mask[(p * L + l) * M + gene] = 1;  // repeated genes collapse
+        }
+  }
+  plan.uni.assign(L, std::vector<uint8_t>(M, 0));
+  std::vector<double> inv_k(L * P);
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t l = 0; l < L; ++l) {
+      int64_t k = 0;
+      const uint8_t* a = plan.active(p, l);
+      for (int64_t m = 0; m < M; ++m) {
+        k += a[m];
+        plan.uni[l][m] |= a[m];
+      }
+      TORCH_CHECK(k > 0, op, ": pathway ", p, " has no active module in layer ", l);
+      inv_k[l * P + p] = 1.0 / static_cast<double>(k);
+    }
+  // Device copies: (L, P, M) masks, (L, 1, M) unions, (L, P) inverse counts.
+  at::Tensor m_host = at::empty({L, P, M}, at::kByte);
+  at::Tensor u_host = at::empty({L, 1, M}, at::kByte);
+  for (int64_t l = 0; l < L; ++l) {
+    for (int64_t p = 0; p < P; ++p)
+      std::copy(plan.active(p, l), plan.active(p, l) + M, m_host.data_ptr<uint8_t>() + (l * P + p) * M);
+    std::copy(plan.uni[l].begin(), plan.uni[l].end(), u_host.data_ptr<uint8_t>() + l * M);
+  }
+  at::Tensor k_host = at::from_blob(inv_k.data(), {L, P}, at::kDouble).to(x.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+  plan.mask_dev = m_host.to(x.device());
+  plan.union_dev = u_host.to(x.device());
+  plan.inv_k_dev = k_host.to(x.device());
+  return plan;
+}
+
+// True when the (M, in, H) weight is a transposed contiguous (M, H, in) tensor, so that modules
+// [m0, m0 + r) form one (in, r*H) matrix.
+inline bool mergeable(const at::Tensor& w) {
+  const int64_t in = w.size(1), H = w.size(2);
+  return w.stride(0) == H * in && w.stride(1) == 1 && w.stride(2) == in && in > 1 && H > 1;
+}
+
+// (in, r*H) matrix of modules [m0, m0 + r) (r == 1 for any layout).
+inline at::Tensor run_view(const at::Tensor& w, int64_t m0, int64_t r) {
+  if (r == 1) return w.select(0, m0);
+  const int64_t in = w.size(1), H = w.size(2);
+  return w.as_strided({in, r * H}, {1, in}, w.storage_offset() + m0 * H * in);
+}
+
+// Runs [m0, m0 + r) of selected modules; consecutive ones merge when `merge`.
+inline std::vector<std::pair<int64_t, int64_t>> runs(const uint8_t* sel, int64_t M, bool merge) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t m = 0; m < M; ++m) {
+    if (!sel[m]) continue;
+    if (merge && !out.empty() && out.back().first + out.back().second == m) {
+      ++out.back().second;
+    } else {
+      out.emplace_back(m, 1);
+    }
+  }
+  return out;
+}
+
+// Forward of the whole stack. When `saved` is given it receives [Z_0 .. Z_{L-1}, A_0 .. A_{L-2}]:
+// the pre-activations (bias added) of every layer and the outputs of all layers but the last.
+inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_, at::TensorList weights,
+                               at::TensorList biases_, const at::Tensor& path, std::vector<at::Tensor>* saved) {
+  const Plan plan = make_plan(op, x_, weights, biases_, path);
+  const int64_t P = plan.P, L = plan.L, M = plan.M, H = plan.H, B = plan.B;
+  const at::Tensor x = x_.contiguous();
+  std::vector<at::Tensor> zs, as;
+  at::Tensor a = x;
+  for (int64_t l = 0; l < L; ++l) {
+    const at::Tensor& w = weights[l];
+    const bool merge = mergeable(w);
+    const int64_t in = w.size(1);
+    const bool shared = l == 0 && plan.shared;
+    at::Tensor Z, gmask;
+    if (shared) {
+      Z = at::empty({1, B, M * H}, x.options());
+      at::Tensor z2 = Z.select(0, 0);
+      for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
+      {
+        at::Tensor dst = z2.narrow(1, m0 * H, r * H);
+        at::mm_out(dst, a, run_view(w, m0, r));
+      }
+      gmask = plan.union_dev.select(0, l);
+    } else if (in > kStackedMaxIn) {
+      Z = at::empty({P, B, M * H}, x.options());
+      for (int64_t p = 0; p < P; ++p) {
+        at::Tensor zp = Z.select(0, p);
+        const at::Tensor ap = a.select(0, p);
+        for (auto [m0, r] : runs(plan.active(p, l), M, merge))
+        {
+          at::Tensor dst = zp.narrow(1, m0 * H, r * H);
+          at::mm_out(dst, ap, run_view(w, m0, r));
+        }
+      }
+      gmask = plan.mask_dev.select(0, l);
+    } else {
+      Z = at::empty({P, B, M * H}, x.options());
+      at::Tensor zf = Z.view({P * B, M * H});
+      const at::Tensor af = a.reshape({P * B, in});
+      for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
+      {
+        at::Tensor dst = zf.narrow(1, m0 * H, r * H);
+        at::mm_out(dst, af, run_view(w, m0, r));
+      }
+      gmask = plan.union_dev.select(0, l);
+    }
+    const at::Tensor bias = biases_[l].contiguous();
+    const int64_t nbad = be.add_bias(Z, bias, gmask);
+    TORCH_CHECK(nbad == 0, op, ": ", nbad, " non-finite pre-activation(s) in layer ", l,
+                ": the input x or the active modules' weights/biases contain NaN or Inf");
+    at::Tensor out = at::empty({P, B, H}, x.options());
+    be.relu_mix(Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), out);
+    if (saved) {
+      zs.push_back(Z);
+      if (l + 1 < L) as.push_back(out);
+    }
+    a = out;
+  }
+  if (saved) {
+    saved->clear();
+    for (auto& z : zs) saved->push_back(z);
+    for (auto& t : as) saved->push_back(t);
+  }
+  return a;
+}
+
+inline void check_saved(const char* op, const Plan& plan, at::TensorList saved, const at::Tensor& grad) {
+  const int64_t P = plan.P, L = plan.L, M = plan.M, H = plan.H, B = plan.B;
+  TORCH_CHECK(static_cast<int64_t>(saved.size()) == 2 * L - 1, op, ": expected ", 2 * L - 1,
+              " saved tensors from pathnet_forward_train, got ", saved.size());
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t G = (l == 0 && plan.shared) ? 1 : P;
+    TORCH_CHECK(saved[l].sizes() == at::IntArrayRef({G, B, M * H}), op, ": saved pre-activation ", l,
+                " has shape ", saved[l].sizes(), ", expected (", G, ", ", B, ", ", M * H,
+                "): was the forward run with the same x and path?");
+  }
+  for (int64_t l = 0; l + 1 < L; ++l)
+    TORCH_CHECK(saved[L + l].sizes() == at::IntArrayRef({P, B, H}), op, ": saved activation ", l, " has shape ",
+                saved[L + l].sizes(), ", expected (", P, ", ", B, ", ", H, ")");
+  TORCH_CHECK(grad.sizes() == at::IntArrayRef({P, B, H}), op, ": grad must have shape (", P, ", ", B, ", ", H,
+              "), got ", grad.sizes());
+  TORCH_CHECK(grad.scalar_type() == saved[0].scalar_type(), op, ": grad dtype ", grad.scalar_type(),
+              " differs from the forward's ", saved[0].scalar_type());
+  TORCH_CHECK(grad.device() == saved[0].device(), op, ": grad is on ", grad.device(), " but the forward ran on ",
+              saved[0].device());
+}
+
+// Backward of the whole stack. With lr == nullptr, dense gradients are returned in grad_w / grad_b
+// (zero for inactive or frozen modules); otherwise weights and biases are updated in place,
+// w -= lr * dL/dw, on active unfrozen modules only, and nothing else is written.
+inline at::Tensor backward_impl(Backend& be, const char* op, const at::Tensor& grad_, const at::Tensor& x_,
+                                at::TensorList weights, at::TensorList biases, const at::Tensor& path,
+                                const at::Tensor& frozen, at::TensorList saved, bool need_grad_x,
+                                const double* lr, std::vector<at::Tensor>* grad_w,
+                                std::vector<at::Tensor>* grad_b) {
+  const Plan plan = make_plan(op, x_, weights, biases, path);
+  const int64_t P = plan.P, L = plan.L, M = plan.M, H = plan.H, B = plan.B;
+  check_frozen(op, frozen, x_, L, M);
+  check_saved(op, plan, saved, grad_);
+  const at::Tensor x = x_.contiguous();
+  const at::Tensor fz = frozen.to(at::kCPU).contiguous();
+  const at::Tensor notfrozen = frozen.logical_not().to(x.scalar_type());  // (L, M) on the device
+  if (grad_w) {
+    grad_w->assign(L, at::Tensor());
+    grad_b->assign(L, at::Tensor());
+  }
+  at::Tensor g = grad_.contiguous();
+  at::Tensor grad_x = at::empty({0}, x.options());
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const at::Tensor& w = weights[l];
+    const bool merge = mergeable(w);
+    const int64_t in = w.size(1);
+    const bool shared = l == 0 && plan.shared;
+    const at::Tensor& Z = saved[l];
+    at::Tensor dZ = at::empty({P, B, M * H}, x.options());
+    be.relu_mix_backward(g, Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), dZ);
+    const at::Tensor D = shared ? dZ.sum(0) : dZ.view({P * B, M * H});
+    const at::Tensor a_in = l == 0 ? (shared ? x : x.view({P * B, in})) : saved[L + l - 1].view({P * B, in});
+    // Modules receiving parameter updates: active in some pathway and not frozen.
+    std::vector<uint8_t> wsel(M);
+    const bool* fzp = fz.data_ptr<bool>() + l * M;
+    for (int64_t m = 0; m < M; ++m) wsel[m] = plan.uni[l][m] && !fzp[m];
+    // Input gradient first (it needs the weights before any in-place update).
+    if (l > 0 || need_grad_x) {
+      at::Tensor da = at::zeros({D.size(0), in}, x.options());
+      for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
+        da.addmm_(D.narrow(1, m0 * H, r * H), run_view(w, m0, r).t());
+      if (l > 0) {
+        g = da.view({P, B, in});
+      } else {
+        grad_x = shared ? da : da.view({P, B, in});
+      }
+    }
+    at::Tensor db = D.view({D.size(0), M, H}).sum(0);
+    db.mul_(notfrozen.select(0, l).unsqueeze(1));
+    if (lr) {
+      at::Tensor wl = w;  // in-place update through a view of the caller's tensor
+      for (auto [m0, r] : runs(wsel.data(), M, merge))
+        run_view(wl, m0, r).addmm_(a_in.t(), D.narrow(1, m0 * H, r * H), 1.0, -*lr);
+      at::Tensor bl = biases[l];
+      bl.sub_(db, *lr);
+    } else {
+      at::Tensor gw = at::zeros_like(w);
+      const bool gmerge = merge && gw.strides() == w.strides();
+      for (auto [m0, r] : runs(wsel.data(), M, gmerge)) {
+        at::Tensor dst = run_view(gw, m0, r);
+        at::mm_out(dst, a_in.t(), D.narrow(1, m0 * H, r * H));
+      }
+      (*grad_w)[l] = gw;
+      (*grad_b)[l] = db;
+    }
+  }
+  return grad_x;
+}
+
+}  // namespace pathnet
+}  // namespace emofast
