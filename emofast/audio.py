@@ -12,7 +12,8 @@ Conventions (the defaults follow the papers; every one is a :class:`LogMelConfig
   ``n_fft`` (the Kaldi/torchaudio convention). librosa with ``center=False`` centres a short window inside
   its ``n_fft`` frame instead; it gives identical numbers when ``y`` is padded by
   ``(n_fft - win_length) // 2`` zeros on the left (and the rest on the right) — the parity tests do this.
-* **Window**: ``scipy.signal.get_window(window, win_length, fftbins=True)`` (periodic, librosa's choice).
+* **Window**: periodic, as ``scipy.signal.get_window(window, win_length, fftbins=True)`` (librosa's
+  choice); Hamming and Hann are computed in numpy, other names are delegated to scipy.
   ``win_length = round(sr · win_ms / 1000)``, ``hop = round(sr · hop_ms / 1000)``, ``n_fft`` defaults to the
   next power of two ≥ ``win_length`` (512 at 16 kHz).
 * **Mel filterbank**: identical to ``librosa.filters.mel`` (Slaney or HTK Mel scale, Slaney area
@@ -33,6 +34,8 @@ Conventions (the defaults follow the papers; every one is a :class:`LogMelConfig
   (no segments).
 * **Resampling**: ``scipy.signal.resample_poly`` (polyphase FIR, Kaiser β = 5 window, scipy's default
   filter), ratio reduced by the gcd. It is exact-rate and deterministic across platforms.
+
+FFT: ``scipy.fft.rfft`` with ``workers=1`` per utterance (no hidden thread pools, GIL released).
 
 Threads and caching: the Numba kernels are serial and release the GIL; parallelism across utterances
 and files comes from a thread pool (``workers``, default ``NUMBA_NUM_THREADS``, i.e. the core count unless
