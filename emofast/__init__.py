@@ -1,15 +1,13 @@
 """emofast: native kernels and pipelines for transfer-learning emotion recognition.
 
-The light core (native ops) is imported eagerly; the feature, video and pipeline modules, which
-pull heavier libraries (Numba, OpenCV, PyAV), load on first use of one of their names.
+Every public name loads its module on first use: ``import emofast`` itself imports neither torch
+nor Numba, OpenCV or PyAV, so a feature-extraction worker that only needs ``emofast.audio`` never
+pays for torch, and a training script pays for torch once (the native ops add ~30 ms to it).
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
-
-from emofast import ops
-from emofast.ops import contrastive_loss, contrastive_loss_in_batch
 
 __version__ = "0.1.0"
 
@@ -26,13 +24,14 @@ def _register_lazy(module: str, names: list[str]) -> None:
 _register_lazy("emofast.audio", ["load_audio", "logmel", "deltas", "logmel_segments", "LogMelConfig",
                                  "iter_logmel_segments", "logmel_segments_many", "SegmentsResult"])
 _register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError"])
+_register_lazy("emofast.ops", ["contrastive_loss", "contrastive_loss_in_batch"])
 _register_lazy("emofast.nn", ["ContrastiveLoss"])
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        if name in {"nn", "train", "audio", "video", "corpora", "synthetic", "store", "protocols",
+        if name in {"ops", "nn", "train", "audio", "video", "corpora", "synthetic", "store", "protocols",
                     "metrics", "fusion", "report", "cli"}:
             return importlib.import_module(f"emofast.{name}")
         raise AttributeError(f"module 'emofast' has no attribute {name!r}")
@@ -45,4 +44,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["ops", "contrastive_loss", "contrastive_loss_in_batch", "__version__"]
+__all__ = ["__version__", *_LAZY]

@@ -330,10 +330,10 @@ def test_torch_compile_fullgraph_with_backward():
 
 
 def test_import_is_light():
-    # `import emofast` must not pull the heavy feature libraries (they load on first use).
+    # `import emofast` must not pull torch or the heavy feature libraries (they load on first use).
     import subprocess
     import sys
 
-    code = "import sys, emofast; print(sorted(m for m in ('numba', 'cv2', 'av', 'librosa', 'matplotlib') if m in sys.modules))"
+    code = "import sys, emofast; print(sorted(m for m in ('torch', 'numba', 'cv2', 'av', 'librosa', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
