@@ -389,7 +389,8 @@ class FeatureStore:
             (default ``{"size": 64}``).
         workers : int, optional
             Parallel workers (passed to the streaming extractor; for a custom extractor, worker
-            processes, default in-process).
+            processes, default in-process). Worker processes start by forkserver/spawn: a script
+            calling this must guard its entry point with ``if __name__ == "__main__":``.
         progress : bool
             Show a progress bar.
         retry_failed : bool
@@ -441,7 +442,7 @@ class FeatureStore:
             if todo:
                 self._run(d, todo, records, modality, extractor, resolved, workers, progress)
             fs = self._feature_set(corpus, modality, key, settings, d, records, ids)
-            self._write_index(d, records, fs)
+            self._write_index(d, records)
         self.errors = list(fs.failed)
         return fs
 
@@ -583,15 +584,17 @@ class FeatureStore:
             [FailedRecord(r["id"], r["path"], r["label"], r["speaker"], r["status"], r["reason"] or "")
              for r in bad])
 
-    def _write_index(self, d: Path, records: dict[str, dict], fs: FeatureSet) -> None:
-        index = {"ids": fs.ids() + [f.id for f in fs.failed], "n_rows": int(fs.features.shape[0]),
-                 "n_failed": len(fs.failed), "complete": True}
+    def _write_index(self, d: Path, records: dict[str, dict]) -> None:
+        """Mark the set complete: every recorded utterance, in recording order."""
+        n_rows = max((r["stop"] for r in records.values() if r["status"] == "ok"), default=0)
+        index = {"ids": list(records), "n_rows": int(n_rows),
+                 "n_failed": sum(r["status"] != "ok" for r in records.values()), "complete": True}
         _atomic_write(d / "index.json", json.dumps(index))
 
     # -- reading -----------------------------------------------------------------------------
     def open(self, corpus: str | None, modality: str, config: Any = None,
              extractor: Callable | None = None) -> FeatureSet:
-        """Open a completely extracted feature set without extracting anything.
+        """Open a completely extracted feature set (every utterance recorded) without extracting.
 
         Parameters
         ----------

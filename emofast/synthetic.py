@@ -308,7 +308,12 @@ def _base_face() -> np.ndarray:
     if _BASE_CACHE:
         return _BASE_CACHE[0]
     import cv2
-    from skimage import data
+
+    try:
+        from skimage import data
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("demo faces are drawn on scikit-image's astronaut photo: "
+                          "pip install scikit-image, or pass video=False") from exc
 
     y0, y1, x0, x1 = _CANVAS
     img = np.ascontiguousarray(data.astronaut()[y0:y1, x0:x1])
@@ -597,8 +602,13 @@ def make_demo_corpora(cache_dir: str | Path, *, seed: int = 0, quick: bool = Fal
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                          else "spawn")
+        import threading
+
+        # fork is cheapest (no re-import of torch), but only safe while this process has no threads
+        methods = multiprocessing.get_all_start_methods()
+        method = ("fork" if "fork" in methods and threading.active_count() == 1
+                  else "forkserver" if "forkserver" in methods else "spawn")
+        ctx = multiprocessing.get_context(method)
         with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
             jobs = [pool.submit(_generate_into, folder, name, ci, seed, quick, emotions, video)
                     for ci, name in todo]

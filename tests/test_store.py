@@ -139,6 +139,7 @@ def test_new_utterances_are_appended(tmp_path: Path):
     groups = sub.segment_groups()
     assert set(np.unique(groups)) == {-1, 0, 1, 2}
     assert np.all(sub.features[groups == 2][:, 0, 0, 0] == 4)
+    assert store.open("fake", "audio").ids() == full.ids()  # open() shows all that is stored
 
 
 def test_unreadable_file_mid_corpus_is_counted_and_the_rest_kept(tmp_path: Path):
