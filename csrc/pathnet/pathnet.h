@@ -198,7 +198,8 @@ inline std::vector<std::pair<int64_t, int64_t>> runs(const uint8_t* sel, int64_t
   return out;
 }
 
-// Forward of the whole stack. When `saved` is given it receives [Z_0 .. Z_{L-1}, A_0 .. A_{L-2}]:
+// Forward of the whole stack (pre-activation buffers are zero-filled so that saved tensors are
+// deterministic in the columns of modules no pathway uses). When `saved` is given it receives [Z_0 .. Z_{L-1}, A_0 .. A_{L-2}]:
 // the pre-activations (bias added) of every layer and the outputs of all layers but the last.
 inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_, at::TensorList weights,
                                at::TensorList biases_, const at::Tensor& path, std::vector<at::Tensor>* saved) {
@@ -214,7 +215,7 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
     const bool shared = l == 0 && plan.shared;
     at::Tensor Z, gmask;
     if (shared) {
-      Z = at::empty({1, B, M * H}, x.options());
+      Z = at::zeros({1, B, M * H}, x.options());
       at::Tensor z2 = Z.select(0, 0);
       for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
       {
@@ -223,7 +224,7 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
       }
       gmask = plan.union_dev.select(0, l);
     } else if (in > kStackedMaxIn) {
-      Z = at::empty({P, B, M * H}, x.options());
+      Z = at::zeros({P, B, M * H}, x.options());
       for (int64_t p = 0; p < P; ++p) {
         at::Tensor zp = Z.select(0, p);
         const at::Tensor ap = a.select(0, p);
@@ -235,7 +236,7 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
       }
       gmask = plan.mask_dev.select(0, l);
     } else {
-      Z = at::empty({P, B, M * H}, x.options());
+      Z = at::zeros({P, B, M * H}, x.options());
       at::Tensor zf = Z.view({P * B, M * H});
       const at::Tensor af = a.reshape({P * B, in});
       for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
@@ -313,7 +314,7 @@ inline at::Tensor backward_impl(Backend& be, const char* op, const at::Tensor& g
     const int64_t in = w.size(1);
     const bool shared = l == 0 && plan.shared;
     const at::Tensor& Z = saved[l];
-    at::Tensor dZ = at::empty({P, B, M * H}, x.options());
+    at::Tensor dZ = at::zeros({P, B, M * H}, x.options());
     be.relu_mix_backward(g, Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), dZ);
     const at::Tensor D = shared ? dZ.sum(0) : dZ.view({P * B, M * H});
     const at::Tensor a_in = l == 0 ? (shared ? x : x.view({P * B, in})) : saved[L + l - 1].view({P * B, in});

@@ -26,10 +26,24 @@ from emofast.ops.contrastive import (  # noqa: E402
     contrastive_loss_in_batch_reference,
     contrastive_loss_reference,
 )
+from emofast.ops.pathnet import (  # noqa: E402
+    genotype_to_mask,
+    pathnet,
+    pathnet_backward,
+    pathnet_forward_train,
+    pathnet_reference,
+    pathnet_sgd_,
+)
 
 __all__ = [
     "contrastive_loss",
     "contrastive_loss_reference",
     "contrastive_loss_in_batch",
     "contrastive_loss_in_batch_reference",
+    "pathnet",
+    "pathnet_reference",
+    "pathnet_forward_train",
+    "pathnet_backward",
+    "pathnet_sgd_",
+    "genotype_to_mask",
 ]

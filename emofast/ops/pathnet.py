@@ -64,6 +64,15 @@ def _default_frozen(frozen: torch.Tensor | None, weights: list[torch.Tensor], x:
     return torch.zeros((len(weights), m), dtype=torch.bool, device=x.device)
 
 
+def _check_devices(x: torch.Tensor, path: torch.Tensor, frozen: torch.Tensor, weights, biases) -> None:
+    dev = x.device
+    for name, t in [("path", path), ("frozen", frozen)] + [(f"weights[{i}]", w) for i, w in enumerate(weights)] + [
+        (f"biases[{i}]", b) for i, b in enumerate(biases)
+    ]:
+        if t.device != dev:
+            raise ValueError(f"pathnet: {name} is on {t.device} but x is on {dev}; all inputs must be on one device")
+
+
 def genotype_to_mask(genotypes: torch.Tensor, num_modules: int) -> torch.Tensor:
     """Convert genotypes ``(P, L, N)`` of module indices to bool masks ``(P, L, M)``.
 
@@ -141,7 +150,9 @@ def pathnet(
     _check_tensor(path, "path")
     weights = _as_list(weights, "weights")
     biases = _as_list(biases, "biases")
-    return _op(x, weights, biases, path, _default_frozen(frozen, weights, x))
+    frozen = _default_frozen(frozen, weights, x)
+    _check_devices(x, path, frozen, weights, biases)
+    return _op(x, weights, biases, path, frozen)
 
 
 def pathnet_forward_train(

@@ -1,0 +1,274 @@
+"""Tests of the native batched masked-module PathNet op against its pure-PyTorch reference."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emofast.ops.pathnet import (
+    genotype_to_mask,
+    pathnet,
+    pathnet_backward,
+    pathnet_forward_train,
+    pathnet_reference,
+    pathnet_sgd_,
+)
+
+
+def make_stack(L, M, H, IN, *, merged=True, dtype=torch.float64, seed=0, requires_grad=True):
+    """Parameters of a PathNet stack; returns (leaves, weights as passed to the op, biases)."""
+    g = torch.Generator().manual_seed(seed)
+    leaves, weights, biases = [], [], []
+    for layer in range(L):
+        fan_in = IN if layer == 0 else H
+        if merged:  # nn.PathNet's layout: contiguous (M, H, in), passed transposed
+            leaf = (torch.rand(M, H, fan_in, generator=g, dtype=dtype) * 2 - 1).requires_grad_(requires_grad)
+            weights.append(leaf.transpose(1, 2))
+        else:
+            leaf = (torch.rand(M, fan_in, H, generator=g, dtype=dtype) * 2 - 1).requires_grad_(requires_grad)
+            weights.append(leaf)
+        leaves.append(leaf)
+        biases.append((torch.rand(M, H, generator=g, dtype=dtype) * 0.4 - 0.1).requires_grad_(requires_grad))
+    return leaves, weights, biases
+
+
+def grads_or_zero(outputs, inputs, grad_outputs):
+    gs = torch.autograd.grad(outputs, inputs, grad_outputs, allow_unused=True)
+    return [torch.zeros_like(i) if g is None else g for g, i in zip(gs, inputs)]
+
+
+def assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-10):
+    out = pathnet(x, weights, biases, path, frozen)
+    ref = pathnet_reference(x, weights, biases, path, frozen)
+    torch.testing.assert_close(out, ref, atol=atol, rtol=1e-7)
+    go = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1))
+    inputs = [x] + leaves + biases
+    got = grads_or_zero(out, inputs, go)
+    want = grads_or_zero(ref, inputs, go)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=atol, rtol=1e-7)
+    return out, got
+
+
+@st.composite
+def problems(draw):
+    P = draw(st.integers(1, 4))
+    B = draw(st.integers(1, 4))
+    L = draw(st.integers(1, 3))
+    M = draw(st.integers(1, 5))
+    H = draw(st.integers(1, 4))
+    IN = draw(st.integers(1, 6))
+    shared = draw(st.booleans())
+    merged = draw(st.booleans())
+    use_genotype = draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    g = torch.Generator().manual_seed(seed)
+    if use_genotype:  # repeated genes are likely with small M
+        N = draw(st.integers(1, 4))
+        path = torch.randint(0, M, (P, L, N), generator=g)
+    else:
+        path = torch.rand(P, L, M, generator=g) < 0.5
+        first = torch.randint(0, M, (P, L), generator=g)
+        path.scatter_(2, first.unsqueeze(-1), True)  # at least one active module per layer
+    frozen = torch.rand(L, M, generator=g) < draw(st.sampled_from([0.0, 0.3, 1.0]))
+    return dict(P=P, B=B, L=L, M=M, H=H, IN=IN, shared=shared, merged=merged, path=path, frozen=frozen, seed=seed)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_parity_with_reference(pb):
+    leaves, weights, biases = make_stack(pb["L"], pb["M"], pb["H"], pb["IN"], merged=pb["merged"], seed=pb["seed"])
+    shape = (pb["B"], pb["IN"]) if pb["shared"] else (pb["P"], pb["B"], pb["IN"])
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(pb["seed"] + 1))
+    x.requires_grad_()
+    assert_parity(x, leaves, weights, biases, pb["path"], pb["frozen"])
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("merged", [True, False])
+def test_parity_wide_input(shared, merged):
+    """in > 256 takes the per-pathway GEMM route when the input is per pathway."""
+    P, B, L, M, H, IN = 3, 5, 3, 7, 4, 300
+    leaves, weights, biases = make_stack(L, M, H, IN, merged=merged, seed=3)
+    x = torch.randn((B, IN) if shared else (P, B, IN), dtype=torch.float64, requires_grad=True)
+    path = torch.tensor([[[0, 1, 2, 3], [1, 1, 5, 6], [2, 4, 4, 4]],
+                         [[3, 4, 5, 6], [0, 2, 2, 2], [6, 6, 6, 6]],
+                         [[0, 6, 2, 2], [3, 4, 5, 6], [0, 1, 2, 3]]])
+    frozen = torch.zeros(L, M, dtype=torch.bool)
+    frozen[0, 2] = frozen[1, 5] = True
+    assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-9)
+
+
+def test_float32_parity():
+    leaves, weights, biases = make_stack(3, 6, 5, 40, dtype=torch.float32, seed=5)
+    x = torch.randn(8, 40, requires_grad=True)
+    path = torch.randint(0, 6, (4, 3, 4), generator=torch.Generator().manual_seed(2))
+    out, _ = assert_parity(x, leaves, weights, biases, path, None, atol=1e-5)
+    assert out.dtype == torch.float32
+
+
+def test_repeated_genes_collapse():
+    leaves, weights, biases = make_stack(2, 5, 3, 4, seed=7)
+    x = torch.randn(6, 4, dtype=torch.float64)
+    g = torch.tensor([[[2, 2, 2, 0], [1, 1, 1, 1]]])
+    mask = torch.zeros(1, 2, 5, dtype=torch.bool)
+    mask[0, 0, [0, 2]] = True
+    mask[0, 1, 1] = True
+    torch.testing.assert_close(pathnet(x, weights, biases, g), pathnet(x, weights, biases, mask))
+    torch.testing.assert_close(genotype_to_mask(g, 5), mask)
+    # mean over the two distinct modules, not a weighted sum over four genes
+    a = (torch.relu(x @ weights[0][0] + biases[0][0]) + torch.relu(x @ weights[0][2] + biases[0][2])) / 2
+    torch.testing.assert_close(pathnet(x, weights, biases, g)[0], torch.relu(a @ weights[1][1] + biases[1][1]))
+
+
+def test_every_module_frozen():
+    L, M = 3, 4
+    leaves, weights, biases = make_stack(L, M, 3, 5, seed=11)
+    x = torch.randn(2, 4, 5, dtype=torch.float64, requires_grad=True)
+    path = torch.randint(0, M, (2, L, 2), generator=torch.Generator().manual_seed(0))
+    frozen = torch.ones(L, M, dtype=torch.bool)
+    out, grads = assert_parity(x, leaves, weights, biases, path, frozen)
+    assert grads[0].abs().sum() > 0  # the input gradient flows through frozen modules
+    assert all(float(g.abs().sum()) == 0.0 for g in grads[1:])
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_tiny_edges_p1_b1_m1(shared):
+    leaves, weights, biases = make_stack(2, 1, 1, 1, seed=13)
+    x = torch.randn((1, 1) if shared else (1, 1, 1), dtype=torch.float64, requires_grad=True)
+    path = torch.zeros(1, 2, 1, dtype=torch.long)
+    assert_parity(x, leaves, weights, biases, path, None)
+
+
+def test_inactive_modules_get_zero_gradient():
+    leaves, weights, biases = make_stack(2, 6, 3, 5, seed=17)
+    x = torch.randn(4, 5, dtype=torch.float64)
+    path = torch.tensor([[[0, 1], [2, 3]]])
+    out = pathnet(x, weights, biases, path)
+    out.sum().backward()
+    assert float(leaves[0].grad[2:].abs().sum()) == 0.0 and float(leaves[0].grad[:2].abs().sum()) > 0
+    assert float(biases[1].grad[[0, 1, 4, 5]].abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_gradcheck(shared):
+    leaves, weights, biases = make_stack(3, 4, 3, 5, seed=19)
+    x = torch.randn((3, 5) if shared else (2, 3, 5), dtype=torch.float64, requires_grad=True)
+    path = torch.tensor([[[0, 1], [1, 2], [3, 3]], [[1, 3], [0, 0], [2, 3]]])
+    frozen = torch.zeros(3, 4, dtype=torch.bool)  # frozen modules are not differentiable: checked vs reference
+
+    def f(x, *params):
+        ws = [p.transpose(1, 2) for p in params[:3]]
+        return pathnet(x, ws, list(params[3:]), path, frozen)
+
+    assert torch.autograd.gradcheck(f, (x, *leaves, *biases), atol=1e-6)
+
+
+def test_opcheck():
+    leaves, weights, biases = make_stack(3, 4, 3, 5, seed=23, dtype=torch.float32)
+    path = torch.tensor([[[0, 1], [1, 2], [3, 3]], [[1, 3], [0, 0], [2, 3]]])
+    frozen = torch.zeros(3, 4, dtype=torch.bool)
+    for x in (torch.randn(3, 5, requires_grad=True), torch.randn(2, 3, 5)):
+        torch.library.opcheck(torch.ops.emofast.pathnet.default, (x, weights, biases, path, frozen))
+        with torch.no_grad():
+            torch.library.opcheck(torch.ops.emofast.pathnet_forward_train.default, (x, weights, biases, path))
+            out, saved = pathnet_forward_train(x, weights, biases, path)
+            grad = torch.randn_like(out)
+            torch.library.opcheck(
+                torch.ops.emofast.pathnet_backward.default, (grad, x, weights, biases, path, frozen, saved, True)
+            )
+            ws = [w.detach().clone() for w in weights]
+            bs = [b.detach().clone() for b in biases]
+            torch.library.opcheck(
+                torch.ops.emofast.pathnet_sgd_.default, (grad, x, ws, bs, path, frozen, saved, 0.01),
+                test_utils=("test_schema", "test_faketensor"),
+            )
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_fused_sgd_matches_dense_gradient_step(shared):
+    L, M, H, IN = 3, 6, 4, 300 if shared else 7
+    leaves, weights, biases = make_stack(L, M, H, IN, seed=29, requires_grad=False)
+    x = torch.randn((5, IN) if shared else (2, 5, IN), dtype=torch.float64)
+    path = torch.tensor([[[0, 1, 2], [1, 2, 2], [5, 5, 4]], [[2, 3, 0], [0, 1, 5], [4, 3, 3]]])
+    frozen = torch.zeros(L, M, dtype=torch.bool)
+    frozen[0, 1] = frozen[2, 4] = True
+    out, saved = pathnet_forward_train(x, weights, biases, path)
+    grad = torch.randn_like(out)
+    _, gw, gb = pathnet_backward(grad, x, weights, biases, path, frozen, saved)
+    lr = 0.05
+    want_w = [w - lr * g for w, g in zip(weights, gw)]
+    want_b = [b - lr * g for b, g in zip(biases, gb)]
+    untouched = leaves[0][4].clone()  # inactive module of layer 0
+    pathnet_sgd_(grad, x, weights, biases, path, frozen, saved, lr)
+    for a, b in zip(weights, want_w):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(biases, want_b):
+        torch.testing.assert_close(a, b)
+    assert torch.equal(leaves[0][4], untouched)
+    # frozen modules are bit-identical
+    assert float(gw[0][1].abs().sum()) == 0.0 and float(gb[2][4].abs().sum()) == 0.0
+
+
+def _stack_for_errors():
+    _, weights, biases = make_stack(2, 3, 2, 4, seed=31, dtype=torch.float32, requires_grad=False)
+    return torch.randn(5, 4), weights, biases
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda x, w, b, p: (x[:, :3], w, b, p), "weights\\[0\\] must have shape"),
+        (lambda x, w, b, p: (x.double(), w, b, p), "dtypes"),
+        (lambda x, w, b, p: (x.long(), w, b, p), "float32 or float64"),
+        (lambda x, w, b, p: (x, w, b, p.clone().fill_(3)), "out of range"),
+        (lambda x, w, b, p: (x, w, b, p.clone().fill_(-1)), "out of range"),
+        (lambda x, w, b, p: (x, w, b, torch.zeros(2, 2, 3, dtype=torch.bool)), "no active module"),
+        (lambda x, w, b, p: (x, w, b, p[:, :1]), "path must be"),
+        (lambda x, w, b, p: (x, w, b, p.float()), "bool mask or an int64"),
+        (lambda x, w, b, p: (x, w[:1], b, p), "bias tensors"),
+        (lambda x, w, b, p: (x, w, [b[0], b[1][:2]], p), "biases\\[1\\] must have shape"),
+        (lambda x, w, b, p: (torch.randn(3, 5, 4), w, b, p), "pathways but path has"),
+        (lambda x, w, b, p: (x.clone().fill_(float("nan")), w, b, p), "non-finite"),
+        (lambda x, w, b, p: (torch.randn(0, 4), w, b, p), "empty input"),
+        (lambda x, w, b, p: (x.unsqueeze(0).unsqueeze(0), w, b, p), "x must be"),
+    ],
+)
+def test_bad_input_raises(mutate, match):
+    x, w, b = _stack_for_errors()
+    p = torch.tensor([[[0, 1], [2, 2]], [[1, 1], [0, 2]]])
+    args = mutate(x, w, b, p)
+    with pytest.raises((RuntimeError, ValueError), match=match):
+        pathnet(*args)
+
+
+def test_bad_frozen_and_devices_and_types():
+    x, w, b = _stack_for_errors()
+    p = torch.tensor([[[0, 1], [2, 2]]])
+    with pytest.raises(RuntimeError, match="frozen must have shape"):
+        pathnet(x, w, b, p, torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(RuntimeError, match="frozen must be a bool"):
+        pathnet(x, w, b, p, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="on one device"):
+        pathnet(x, w, b, p.to("meta"))
+    with pytest.raises(TypeError):
+        pathnet(x, w[0], b, p)
+    with pytest.raises(TypeError):
+        pathnet(x.numpy(), w, b, p)
+    with pytest.raises(ValueError, match="out of range"):
+        genotype_to_mask(torch.tensor([[5]]), 3)
+    with pytest.raises(ValueError, match="lr must be finite"):
+        pathnet_sgd_(torch.zeros(1, 5, 2), x, w, b, p, None, [], math.inf)
+
+
+def test_backward_rejects_mismatched_saved():
+    x, w, b = _stack_for_errors()
+    p = torch.tensor([[[0, 1], [2, 2]]])
+    out, saved = pathnet_forward_train(x, w, b, p)
+    with pytest.raises(RuntimeError, match="saved"):
+        pathnet_backward(torch.zeros_like(out), x, w, b, p, None, saved[:1])
+    with pytest.raises(RuntimeError, match="grad must have shape"):
+        pathnet_backward(torch.zeros(2, 5, 2), x, w, b, p, None, saved)
