@@ -50,6 +50,13 @@ struct Backend {
   // dZ (P, R, M*H) = mask[p, m] ? grad[p, r, h] * inv_k[p] * (Z[g, r, m*H + h] > 0) : 0.
   virtual void relu_mix_backward(const at::Tensor& grad, const at::Tensor& Z, const at::Tensor& mask,
                                  const at::Tensor& inv_k, at::Tensor& dZ) = 0;
+  // A narrow per-pathway layer (in <= kStackedMaxIn) in one go: A (P, R, in), w (M, in, H) any
+  // layout, bias (M, H); fills out (P, R, H) and, when Z is defined, the pre-activations Z
+  // (P, R, M*H) (zero in columns no pathway uses). Returns the non-finite count. Default: one GEMM
+  // per run of the union's modules over the stacked P*R rows, then add_bias and relu_mix.
+  virtual int64_t narrow_layer(const at::Tensor& A, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& mask,
+                               const at::Tensor& union_mask, const uint8_t* uni, const at::Tensor& inv_k, at::Tensor Z,
+                               at::Tensor& out);
 };
 
 // Host-side description of one call.
@@ -198,6 +205,23 @@ inline std::vector<std::pair<int64_t, int64_t>> runs(const uint8_t* sel, int64_t
   return out;
 }
 
+inline int64_t Backend::narrow_layer(const at::Tensor& A, const at::Tensor& w, const at::Tensor& bias,
+                                     const at::Tensor& mask, const at::Tensor& union_mask, const uint8_t* uni,
+                                     const at::Tensor& inv_k, at::Tensor Z, at::Tensor& out) {
+  const int64_t P = A.size(0), R = A.size(1), in = A.size(2), M = w.size(0), H = w.size(2);
+  if (!Z.defined()) Z = at::zeros({P, R, M * H}, A.options());
+  at::Tensor zf = Z.view({P * R, M * H});
+  const at::Tensor af = A.reshape({P * R, in});
+  const bool merge = mergeable(w);
+  for (auto [m0, r] : runs(uni, M, merge)) {
+    at::Tensor dst = zf.narrow(1, m0 * H, r * H);
+    at::mm_out(dst, af, run_view(w, m0, r));
+  }
+  const int64_t nbad = add_bias(Z, bias, union_mask);
+  relu_mix(Z, mask, inv_k, out);
+  return nbad;
+}
+
 // Forward of the whole stack (pre-activation buffers are zero-filled so that saved tensors are
 // deterministic in the columns of modules no pathway uses). When `saved` is given it receives [Z_0 .. Z_{L-1}, A_0 .. A_{L-2}]:
 // the pre-activations (bias added) of every layer and the outputs of all layers but the last.
@@ -235,23 +259,20 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
         }
       }
       gmask = plan.mask_dev.select(0, l);
-    } else {
-      Z = at::zeros({P, B, M * H}, x.options());
-      at::Tensor zf = Z.view({P * B, M * H});
-      const at::Tensor af = a.reshape({P * B, in});
-      for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
-      {
-        at::Tensor dst = zf.narrow(1, m0 * H, r * H);
-        at::mm_out(dst, af, run_view(w, m0, r));
-      }
-      gmask = plan.union_dev.select(0, l);
     }
     const at::Tensor bias = biases_[l].contiguous();
-    const int64_t nbad = be.add_bias(Z, bias, gmask);
+    at::Tensor out = at::empty({P, B, H}, x.options());
+    int64_t nbad = 0;
+    if (Z.defined()) {
+      nbad = be.add_bias(Z, bias, gmask);
+      be.relu_mix(Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), out);
+    } else {  // narrow per-pathway layer
+      if (saved) Z = at::zeros({P, B, M * H}, x.options());
+      nbad = be.narrow_layer(a, w, bias, plan.mask_dev.select(0, l), plan.union_dev.select(0, l),
+                             plan.uni[l].data(), plan.inv_k_dev.select(0, l), Z, out);
+    }
     TORCH_CHECK(nbad == 0, op, ": ", nbad, " non-finite pre-activation(s) in layer ", l,
                 ": the input x or the active modules' weights/biases contain NaN or Inf");
-    at::Tensor out = at::empty({P, B, H}, x.options());
-    be.relu_mix(Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), out);
     if (saved) {
       zs.push_back(Z);
       if (l + 1 < L) as.push_back(out);

@@ -96,6 +96,53 @@ void relu_mix_backward_kernel(const T* grad, const T* z, const uint8_t* mask, co
   });
 }
 
+// Narrow per-pathway layer, fused: for every (pathway, row) and active module m,
+// z = bias_m + a_row @ W[m] (W contiguous (M, in, H)), optionally stored, ReLU'd and averaged
+// into out. Only active (pathway, module) pairs are computed: ~N/|union| of the stacked GEMM.
+template <typename T>
+int64_t narrow_layer_kernel(const T* a, const T* w, const T* bias, const uint8_t* mask, const T* inv_k, T* z, T* out,
+                            int64_t P, int64_t R, int64_t in, int64_t M, int64_t H) {
+  std::atomic<int64_t> nbad{0};
+  const T big = std::numeric_limits<T>::max();
+  at::parallel_for(0, P * R, grain_rows(in * H * 4), [&](int64_t r0, int64_t r1) {
+    std::vector<T> acc(H);
+    int64_t bad = 0;
+    for (int64_t row = r0; row < r1; ++row) {
+      const int64_t p = row / R;
+      const T* ar = a + row * in;
+      const uint8_t* sel = mask + p * M;
+      T* o = out + row * H;
+      for (int64_t h = 0; h < H; ++h) o[h] = T(0);
+      for (int64_t m = 0; m < M; ++m) {
+        if (!sel[m]) continue;
+        T* __restrict c = acc.data();
+        const T* bm = bias + m * H;
+        for (int64_t h = 0; h < H; ++h) c[h] = bm[h];
+        const T* wm = w + m * in * H;
+        for (int64_t k = 0; k < in; ++k) {
+          const T ak = ar[k];
+          const T* __restrict wk = wm + k * H;
+#pragma omp simd
+          for (int64_t h = 0; h < H; ++h) c[h] += ak * wk[h];
+        }
+        if (z) {
+          T* zm = z + row * M * H + m * H;
+          for (int64_t h = 0; h < H; ++h) zm[h] = c[h];
+        }
+#pragma omp simd reduction(+ : bad)
+        for (int64_t h = 0; h < H; ++h) {
+          bad += !(std::abs(c[h]) <= big);
+          o[h] += c[h] > T(0) ? c[h] : T(0);
+        }
+      }
+      const T k = inv_k[p];
+      for (int64_t h = 0; h < H; ++h) o[h] *= k;
+    }
+    if (bad) nbad += bad;
+  });
+  return nbad.load();
+}
+
 struct CpuBackend final : Backend {
   int64_t add_bias(at::Tensor& Z, const at::Tensor& bias, const at::Tensor& gmask) override {
     const int64_t G = Z.size(0), R = Z.size(1), M = bias.size(0), H = bias.size(1);
@@ -123,6 +170,20 @@ struct CpuBackend final : Backend {
       relu_mix_backward_kernel<scalar_t>(grad.data_ptr<scalar_t>(), zc.data_ptr<scalar_t>(), mk.data_ptr<uint8_t>(),
                                          ik.data_ptr<scalar_t>(), dZ.data_ptr<scalar_t>(), P, G, R, M, H);
     });
+  }
+  int64_t narrow_layer(const at::Tensor& A, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& mask,
+                       const at::Tensor& union_mask, const uint8_t* uni, const at::Tensor& inv_k, at::Tensor Z,
+                       at::Tensor& out) override {
+    const int64_t P = A.size(0), R = A.size(1), in = A.size(2), M = w.size(0), H = w.size(2);
+    const at::Tensor ac = A.contiguous(), wc = w.contiguous(), mk = mask.contiguous(), ik = inv_k.contiguous();
+    int64_t nbad = 0;
+    AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "pathnet_narrow_layer_cpu", [&] {
+      nbad = narrow_layer_kernel<scalar_t>(ac.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(), bias.data_ptr<scalar_t>(),
+                                           mk.data_ptr<uint8_t>(), ik.data_ptr<scalar_t>(),
+                                           Z.defined() ? Z.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>(), P,
+                                           R, in, M, H);
+    });
+    return nbad;
   }
 };
 
