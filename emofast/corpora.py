@@ -10,7 +10,8 @@ Supported layouts
 ``savee``      ``<root>/**/DC/a01.wav`` or ``<root>/**/DC_a01.wav`` (``.avi``/``.mp4`` clips too).
 ``enterface``  ``<root>/**/subject N/<emotion>/sentence M/sN_an_M.avi`` (folder path is authoritative;
                the file-name quirks of the distribution are accepted, see :func:`_parse_enterface`).
-``ravdess``    ``<root>/**/Actor_NN/MM-VV-EE-II-SS-RR-AA.wav|.mp4``.
+``ravdess``    ``<root>/**/Actor_NN/MM-VV-EE-II-SS-RR-AA.wav|.mp4`` (id ``VV-EE-II-SS-RR-AA``: the
+               files of one performance in several modalities share it).
 ``cremad``     ``<root>/**/1001_DFA_ANG_XX.wav|.flv|.mp4`` (gender from ``VideoDemographics.csv``
                when present anywhere under the root).
 ``demo``       emofast's synthetic corpora, ``<root>/manifest.json`` and
@@ -268,7 +269,10 @@ def _parse_ravdess(path: Path, rel: Path) -> _Parsed | str:
     folder = path.parent.name
     if folder.lower().startswith("actor_") and folder[6:] != actor:
         return f"actor {actor!r} in the file name contradicts folder {folder!r}"
-    return {"id": path.stem, "speaker": actor, "label": _RAVDESS_LABELS[emotion],
+    # the id leaves out the modality code: the audio-only, video-only and audio-visual files of one
+    # performance share it, so select_modality keeps one of them and no split can separate them
+    return {"id": "-".join((channel, emotion, intensity, statement, repetition, actor)),
+            "speaker": actor, "label": _RAVDESS_LABELS[emotion],
             "modality": modality, "gender": "male" if actor_n % 2 else "female"}
 
 

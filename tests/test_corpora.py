@@ -130,15 +130,21 @@ def test_ravdess(tmp_path: Path):
           "Actor_03/01-01-01-01-01-01-03.wav",   # AV code on a .wav: invalid
           "Actor_04/03-01-04-01-01-01-05.wav")   # actor in name contradicts folder
     assert detect_corpus(tmp_path) == "ravdess"
+    touch(tmp_path, "Actor_01/01-01-05-02-01-01-01.mp4")   # the AV file of the first performance
     ix = load_corpus("ravdess", tmp_path)
-    u = {u.id: u for u in ix.utterances}
-    assert set(u) == {"03-01-05-02-01-01-01", "01-01-03-01-02-02-02", "02-01-08-01-01-01-02",
-                      "03-02-02-01-01-01-03"}
-    assert (u["03-01-05-02-01-01-01"].label, u["03-01-05-02-01-01-01"].gender) == ("anger", "male")
-    assert (u["01-01-03-01-02-02-02"].modality, u["01-01-03-01-02-02-02"].gender) == ("audiovisual", "female")
-    assert u["02-01-08-01-01-01-02"].modality == "video"
-    assert u["03-02-02-01-01-01-03"].label == "calm"
+    u = {(u.id, u.modality): u for u in ix.utterances}
+    assert set(u) == {("01-05-02-01-01-01", "audio"), ("01-05-02-01-01-01", "audiovisual"),
+                      ("01-03-01-02-02-02", "audiovisual"), ("01-08-01-01-01-02", "video"),
+                      ("02-02-01-01-01-03", "audio")}
+    angry = u["01-05-02-01-01-01", "audio"]
+    assert (angry.label, angry.gender, angry.speaker) == ("anger", "male", "01")
+    assert u["01-03-01-02-02-02", "audiovisual"].gender == "female"
+    assert u["02-02-01-01-01-03", "audio"].label == "calm"
     assert len(ix.skipped) == 3
+    # one record per performance and modality: the WAV for audio, never the same take twice
+    audio = select_modality(ix.utterances, "audio")
+    assert sorted((x.id, x.path.suffix) for x in audio) == [
+        ("01-03-01-02-02-02", ".mp4"), ("01-05-02-01-01-01", ".wav"), ("02-02-01-01-01-03", ".wav")]
 
 
 def test_cremad(tmp_path: Path):
