@@ -25,7 +25,7 @@ _register_lazy("emofast.audio", ["load_audio", "logmel", "deltas", "logmel_segme
                                  "iter_logmel_segments", "logmel_segments_many", "SegmentsResult"])
 _register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError"])
 _register_lazy("emofast.ops", ["contrastive_loss", "contrastive_loss_in_batch"])
-_register_lazy("emofast.nn", ["ContrastiveLoss"])
+_register_lazy("emofast.nn", ["ContrastiveLoss", "PathNet"])
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,6 @@
 """Neural-network modules of emofast (losses, models)."""
 from emofast.nn.cnn import GroupNormCNN
 from emofast.nn.losses import ContrastiveLoss
+from emofast.nn.pathnet import PathNet
 
-__all__ = ["ContrastiveLoss", "GroupNormCNN"]
+__all__ = ["ContrastiveLoss", "PathNet", "GroupNormCNN"]
