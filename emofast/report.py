@@ -29,6 +29,7 @@ __all__ = [
     "Evaluation",
     "abbreviate",
     "results_table",
+    "recall_table",
     "class_table",
     "confusion_table",
     "write_report",
@@ -188,6 +189,44 @@ def results_table(
     if any(ev.leaky for ev in evaluations):
         text += "\n" + LEAKY_FOOTNOTE
     return text
+
+
+def recall_table(
+    rows: dict[str, dict[str, Any]],
+    classes: Sequence[str],
+    *,
+    title: str | None = None,
+    digits: int = 2,
+) -> str:
+    """Table 3-shaped text from plain summaries (e.g. another stage's results).
+
+    Parameters
+    ----------
+    rows : dict of str to dict
+        Row label -> ``{"recall": per-class list, "war": float, "uar": float}`` (``"leaky": True``
+        marks the row ``*``).
+    classes : sequence of str
+        Emotion names in the order of the ``recall`` lists.
+    title : str, optional
+    digits : int, default 2
+
+    Returns
+    -------
+    str
+    """
+    header = ["Method", *[abbreviate(c) for c in classes], "WAR", "UAR"]
+    body = []
+    leaky = False
+    for name, r in rows.items():
+        recall = [None if v is None else float(v) for v in r["recall"]]
+        if len(recall) != len(classes):
+            raise ValueError(f"row {name!r} has {len(recall)} recalls for {len(classes)} classes")
+        leaky |= bool(r.get("leaky"))
+        body.append([f"{name} *" if r.get("leaky") else name,
+                     *[_fmt(v, digits) for v in recall],
+                     _fmt(r.get("war"), digits), _fmt(r.get("uar"), digits)])
+    text = _render(header, body, title)
+    return text + ("\n" + LEAKY_FOOTNOTE if leaky else "")
 
 
 def class_table(ev: Evaluation, *, digits: int = 2) -> str:

@@ -210,7 +210,7 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
                         "[%(default)s]")
     g.add_argument("--epochs", type=int, default=epochs_default,
                    help=f"training epochs {epochs_note}")
-    g.add_argument("--batch-size", type=int, default=32, help="mini-batch size [%(default)s]")
+    g.add_argument("--batch-size", type=int, default=16, help="mini-batch size [%(default)s]")
     g.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate [%(default)s]")
     g.add_argument("--dropout", type=float, default=0.2,
                    help="dropout after each conv block (paper: 0.5) [%(default)s]")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -29,8 +30,8 @@ __all__ = ["register", "run", "DEFAULTS"]
 
 #: Settings of the default and ``--quick`` runs (command-line options override them).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "full": {"epochs": 15, "folds": 5, "protocols": ("kfold", "loso")},
-    "quick": {"epochs": 6, "folds": 3, "protocols": ("kfold",)},
+    "full": {"epochs": 20, "folds": 5, "protocols": ("kfold", "loso")},
+    "quick": {"epochs": 10, "folds": 3, "protocols": ("kfold",)},
 }
 
 
@@ -77,15 +78,19 @@ def _pathnet_stage():
     return getattr(module, "demo_stage", None)
 
 
-def _format_stage(result: dict[str, Any]) -> str:
+def _format_stage(result: dict[str, Any], classes: list[str], title: str) -> str:
+    """The stage's arms as a Table 3-shaped text table (its own table if the arms lack recalls)."""
+    from emofast.report import recall_table
+
+    arms = {k: v for k, v in result.items()
+            if isinstance(v, dict) and {"recall", "war", "uar"} <= set(v)}
+    if arms and all(len(v["recall"]) == len(classes) for v in arms.values()):
+        return recall_table(arms, classes, title=title)
     for key in ("table", "summary", "text"):
         if isinstance(result.get(key), str):
-            return result[key]
-    lines = []
-    for k, v in result.items():
-        if isinstance(v, (int, float, str)):
-            lines.append(f"  {k}: {v:.3f}" if isinstance(v, float) else f"  {k}: {v}")
-    return "\n".join(lines)
+            return f"{title}\n{result[key]}"
+    return f"{title}\n" + "\n".join(f"  {k}: {v}" for k, v in result.items()
+                                      if isinstance(v, (int, float, str)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,12 +151,19 @@ def run(args: argparse.Namespace) -> int:
     if stage is not None:
         t = _step(4, n_steps, f"PathNet transfer {args.source} -> {args.target}")
         src = data[args.source]
+        kwargs: dict[str, Any] = {"out_dir": args.out / "pathnet", "quick": args.quick,
+                                  "seed": args.seed}
+        if "target_speakers" in inspect.signature(stage).parameters:
+            kwargs["target_speakers"] = target.speakers
         result = stage(np.asarray(src.X[np.arange(len(src.X))]), src.segment_labels,
                        np.asarray(target.X[np.arange(len(target.X))]), target.segment_labels,
-                       target.groups, out_dir=args.out / "pathnet", quick=args.quick,
-                       seed=args.seed)
-        extra = f"PathNet transfer {args.source} -> {args.target}\n{_format_stage(result)}"
-        print(extra, flush=True)
+                       target.groups, **kwargs)
+        seconds = result.get("seconds", time.perf_counter() - t)
+        extra = _format_stage(
+            result, target.classes,
+            f"PathNet {args.source} -> {args.target}: scratch vs transfer "
+            f"(utterance level, {seconds:.0f} s; files in {args.out / 'pathnet'})")
+        print(f"      done ({time.perf_counter() - t:.1f} s)", flush=True)
 
     _step(n_steps, n_steps, f"report in {args.out}")
     title = (f"emofast demo ({mode}): {args.target} audio, utterance-level scores "

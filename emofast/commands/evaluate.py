@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
                    help="report folder [%(default)s]")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_training_args(p, epochs=15, folds=5)
+    add_training_args(p, epochs=20, folds=5)
     p.set_defaults(run=run)
 
 
@@ -63,8 +63,8 @@ def evaluate_segments(
     name: str,
     width: str = "tiny",
     dropout: float = 0.2,
-    epochs: int = 15,
-    batch_size: int = 32,
+    epochs: int = 20,
+    batch_size: int = 16,
     lr: float = 2e-3,
     folds: int = 5,
     repeats: int = 1,
