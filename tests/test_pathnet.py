@@ -172,3 +172,27 @@ def test_transfer_chain_fixes_paths_and_resumes(toy, tmp_path):
     assert np.array_equal(resumed[2].genotypes, results[2].genotypes)
     for a, b in zip(net.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_cli_evolve_scratch_vs_transfer(tmp_path):
+    from emofast.cli import main
+
+    rng = np.random.default_rng(0)
+
+    def archive(path, n_utt, emotions):
+        groups = np.repeat(np.arange(n_utt), 2)
+        labels = np.array([emotions[i % len(emotions)] for i in range(n_utt)])
+        X = rng.normal(0, 1, (2 * n_utt, 3, 64, 64)).astype(np.float32)
+        X[:, 0, 0, :3] += 3 * np.eye(3)[[emotions.index(lab) for lab in labels[groups]]]
+        np.savez(path, X=X, groups=groups, labels=labels, speakers=np.array([f"s{i % 2}" for i in range(n_utt)]))
+
+    archive(tmp_path / "src.npz", 12, ["anger", "fear", "sadness"])
+    archive(tmp_path / "tgt.npz", 12, ["anger", "fear", "sadness"])
+    out = tmp_path / "out"
+    rc = main(["evolve", "--target", str(tmp_path / "tgt.npz"), "--source", str(tmp_path / "src.npz"),
+               "--protocol", "loso", "--max-folds", "1", "--generations", "2", "--population", "4",
+               "--steps-per-epoch", "1", "--out", str(out)])
+    assert rc == 0
+    for f in ("pathnet.json", "table.md", "learning_curves.png", "pathways.png"):
+        assert (out / f).exists()
+    assert "transfer, loso" in (out / "table.md").read_text()
