@@ -2,7 +2,8 @@
 
 Generates three small demo corpora (cached), extracts log-Mel segments into a feature store
 (cached), trains the baseline GroupNorm CNN under leakage-free protocols (stratified k-fold by
-utterance; leave-one-speaker-out in the default run), then prints a paper-shaped table and writes
+utterance; leave-one-speaker-out in the default run, which also fine-tunes a baseline pretrained on
+a second demo corpus), then prints a paper-shaped table and writes
 the report (text, JSON, confusion-matrix, ROC and learning-curve plots) to ``--out``. When the
 PathNet stage is installed (``emofast.experiments.pathnet``) it runs too, transferring from a
 source demo corpus to the target one.
@@ -30,8 +31,8 @@ __all__ = ["register", "run", "DEFAULTS"]
 
 #: Settings of the default and ``--quick`` runs (command-line options override them).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "full": {"epochs": 20, "folds": 5, "protocols": ("kfold", "loso")},
-    "quick": {"epochs": 10, "folds": 3, "protocols": ("kfold",)},
+    "full": {"epochs": 20, "folds": 5, "protocols": ("kfold", "loso"), "finetune": True},
+    "quick": {"epochs": 10, "folds": 3, "protocols": ("kfold",), "finetune": False},
 }
 
 
@@ -54,6 +55,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--protocol", nargs="+", choices=("kfold", "loso", "segment"), default=None,
                    help="protocols to run (default: kfold loso; --quick: kfold). 'segment' adds "
                         "the papers' leaky segment split for comparison (marked *)")
+    p.add_argument("--finetune", action=argparse.BooleanOptionalAction, default=None,
+                   help="also pretrain the baseline on --source and fine-tune it on the target "
+                        "under the first protocol (default: on; --quick: off)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-transfer", action="store_true",
@@ -95,7 +99,7 @@ def _format_stage(result: dict[str, Any], classes: list[str], title: str) -> str
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast demo``."""
-    from emofast.commands.evaluate import evaluate_segments
+    from emofast.commands.evaluate import evaluate_segments, pretrain
     from emofast.corpora import PAPER_SIX, load_corpus, select_modality
     from emofast.report import write_report
     from emofast.store import FeatureStore
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     protocols = tuple(args.protocol or DEFAULTS[mode]["protocols"])
     progress = not args.no_progress
     set_threads(args.threads)
+    finetune = DEFAULTS[mode]["finetune"] if args.finetune is None else args.finetune
     stage = None if args.no_transfer else _pathnet_stage()
     n_steps = 4 + (stage is not None)
 
@@ -121,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
 
     t = _step(2, n_steps, f"log-Mel features into {args.cache / 'features'}")
     store = FeatureStore(args.cache / "features")
-    wanted = [args.target] + ([args.source] if stage is not None else [])
+    wanted = [args.target] + ([args.source] if stage is not None or finetune else [])
+    if args.source == args.target and len(wanted) > 1:
+        raise ValueError(f"--source and --target are both {args.target!r}; transfer needs two "
+                         "corpora")
     data = {}
     for name in wanted:
         index = load_corpus("demo", roots[name])
@@ -132,18 +140,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"      ({time.perf_counter() - t:.1f} s)")
 
     target = data[args.target]
+    runs = [(p, None) for p in protocols] + ([(protocols[0], "finetune")] if finetune else [])
     t = _step(3, n_steps, f"baseline GroupNorm CNN ({args.width}) on {args.target}: "
-                          f"{', '.join(protocols)}, {epochs} epochs")
+                          f"{', '.join(protocols)}{' + fine-tuned from ' + args.source if finetune else ''}"
+                          f", {epochs} epochs")
     evaluations = []
     names = {"kfold": f"{folds}-fold by utterance", "loso": "leave-one-speaker-out",
              "segment": f"{folds}-fold by segment"}
-    for protocol in protocols:
-        ev = evaluate_segments(
-            target, protocol, name=f"GN-CNN {args.target} {names[protocol]}", width=args.width,
-            dropout=args.dropout, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-            folds=folds, repeats=args.repeats, seed=args.seed, progress=progress)
-        ev.info["corpus"] = args.target
-        print(f"      {names[protocol]}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}  "
+    settings = dict(width=args.width, dropout=args.dropout, epochs=epochs,
+                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=progress)
+    for protocol, kind in runs:
+        init, label = None, f"GN-CNN {args.target} {names[protocol]}"
+        if kind == "finetune":
+            tp = time.perf_counter()
+            init, _ = pretrain(data[args.source], **settings)
+            print(f"      pretrained on {args.source} ({time.perf_counter() - tp:.1f} s)",
+                  flush=True)
+            label = f"GN-CNN {args.source}->{args.target} {names[protocol]}"
+        ev = evaluate_segments(target, protocol, name=label, folds=folds, repeats=args.repeats,
+                               init_state=init, **settings)
+        ev.info.update(corpus=args.target, pretrained_on=args.source if init else None)
+        print(f"      {label[7:]}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}  "
               f"({ev.info['splits']} splits, {ev.seconds:.1f} s)", flush=True)
         evaluations.append(ev)
 

@@ -27,7 +27,7 @@ import numpy as np
 from emofast.commands import (SegmentData, add_training_args, make_baseline, parse_labels,
                               segment_data, set_threads)
 
-__all__ = ["register", "run", "evaluate_segments", "open_feature_set"]
+__all__ = ["register", "run", "evaluate_segments", "pretrain", "open_feature_set"]
 
 
 def register(subparsers: Any) -> None:
@@ -70,6 +70,7 @@ def evaluate_segments(
     repeats: int = 1,
     seed: int = 0,
     progress: bool = True,
+    init_state: dict | None = None,
 ):
     """Cross-validate a fresh baseline CNN per split and score the pooled test predictions.
 
@@ -85,6 +86,9 @@ def evaluate_segments(
         Baseline preset (:data:`emofast.commands.BASELINE_WIDTHS`) and its dropout.
     epochs, batch_size, lr, folds, repeats, seed : training and protocol settings.
     progress : bool
+    init_state : dict, optional
+        ``state_dict`` every split's model starts from (fine-tuning a model from
+        :func:`pretrain`); all layers are trained.
 
     Returns
     -------
@@ -105,7 +109,13 @@ def evaluate_segments(
     cfg = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
     n_classes = len(data.classes)
     t0 = time.perf_counter()
-    cv = cross_validate(lambda: make_baseline(n_classes, width, dropout), data.X,
+    def make():
+        model = make_baseline(n_classes, width, dropout)
+        if init_state is not None:
+            model.load_state_dict(init_state)
+        return model
+
+    cv = cross_validate(make, data.X,
                         data.segment_labels, data.groups, splits, cfg,
                         segment_level=segment_level, desc=f"{name} fold")
     return Evaluation(
@@ -123,6 +133,37 @@ def evaluate_segments(
               "lr": lr, "batch_size": batch_size, "seed": seed,
               "utterances": data.n_utterances, "segments": len(data.X)},
     )
+
+
+def pretrain(
+    data: SegmentData,
+    *,
+    width: str = "tiny",
+    dropout: float = 0.2,
+    epochs: int = 20,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[dict, Any]:
+    """Train the baseline on every segment of a source corpus (inputs standardised by its own
+    per-channel statistics) and return its ``state_dict`` and training history.
+
+    The classes of ``data`` must be those of the target it will be fine-tuned on (same order).
+    """
+    import torch
+
+    from emofast.train.fit import FitConfig, fit, standardizer
+
+    X = np.asarray(data.X[np.arange(len(data.X))], dtype=np.float32)
+    mean, std = standardizer(X, np.arange(len(X)))
+    X = (X - mean) / std
+    torch.manual_seed(seed)
+    model = make_baseline(len(data.classes), width, dropout)
+    hist = fit(model, X, data.segment_labels,
+               FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                         progress=progress), desc="pretrain")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, hist
 
 
 def open_feature_set(store: str | Path, corpus: str | None, modality: str):
