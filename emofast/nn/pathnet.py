@@ -39,7 +39,22 @@ class PathNet(nn.Module):
     max_active : int, default 4
         ``N``, genes per layer in a genotype (repeated genes collapse, so at most ``N`` modules).
     generator : torch.Generator, optional
-        Source of the initial weights (``nn.Linear``'s default: U(-1/sqrt(in), 1/sqrt(in))).
+        Source of the initial weights.
+    init : {"mean-he", "torch"}, default "mean-he"
+        Module initialisation. "mean-he": weights U(-b, b) with ``b = sqrt(6 N / fan_in)`` (variance
+        ``2 N / fan_in``: He's ReLU gain times ``N``), biases 0. "torch": ``nn.Linear``'s default
+        U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
+
+        Why "mean-he": a layer's output is the *mean* of up to ``N`` independent modules, which divides
+        the variance of its sample-dependent part by ``N`` at every layer (and each module receives
+        ``1/N`` of the gradient). With the "torch" init the three layers shrink the input's signal
+        until the last layer's output is nearly the same for every sample: measured on EMO-DB
+        log-Mel segments (standardised), lr 0.02, one fixed pathway of 4 modules per layer, both this
+        op and a plain PyTorch autograd network of the same shape stayed at the majority class for 8
+        epochs (training accuracy 0.22), and evolution predicted one class everywhere. Scaling the
+        variance by ``N`` keeps a unit gain through the mean of ``N`` modules (forward and backward);
+        with it the same pathway reaches 0.58 training accuracy in 8 epochs at lr 0.02.
+        The papers do not state their initialisation.
 
     Notes
     -----
@@ -59,8 +74,12 @@ class PathNet(nn.Module):
         max_active: int = 4,
         generator: torch.Generator | None = None,
         dtype: torch.dtype | None = None,
+        init: str = "mean-he",
     ) -> None:
         super().__init__()
+        if init not in ("mean-he", "torch"):
+            raise ValueError(f"PathNet: init must be 'mean-he' or 'torch', got {init!r}")
+        self.init = init
         for name, v in [("in_features", in_features), ("num_layers", num_layers), ("num_modules", num_modules),
                         ("hidden", hidden), ("max_active", max_active)]:
             if int(v) < 1:
@@ -103,9 +122,14 @@ class PathNet(nn.Module):
     def reset_modules(self, keep: torch.Tensor | None = None, generator: torch.Generator | None = None) -> None:
         """Re-initialise every module not in ``keep`` (``(L, M)`` bool; default: re-initialise all)."""
         for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
-            bound = 1.0 / math.sqrt(w.shape[2])
-            new_w = torch.rand(w.shape, generator=generator, dtype=w.dtype) * 2 * bound - bound
-            new_b = torch.rand(b.shape, generator=generator, dtype=b.dtype) * 2 * bound - bound
+            if self.init == "torch":
+                bound = 1.0 / math.sqrt(w.shape[2])
+                new_w = torch.rand(w.shape, generator=generator, dtype=w.dtype) * 2 * bound - bound
+                new_b = torch.rand(b.shape, generator=generator, dtype=b.dtype) * 2 * bound - bound
+            else:  # "mean-he": variance 2 N / fan_in, see the class docstring
+                bound = math.sqrt(6.0 * self.max_active / w.shape[2])
+                new_w = torch.rand(w.shape, generator=generator, dtype=w.dtype) * 2 * bound - bound
+                new_b = torch.zeros(b.shape, dtype=b.dtype)
             sel = torch.ones(self.num_modules, dtype=torch.bool) if keep is None else ~keep[layer].cpu()
             w[sel] = new_w[sel].to(w.device)
             b[sel] = new_b[sel].to(b.device)
