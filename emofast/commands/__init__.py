@@ -193,17 +193,19 @@ def parse_labels(value: str) -> tuple[str, ...] | None:
     return labels
 
 
-def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: int | str) -> None:
+def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: int | str,
+                      lr: float | str = 1e-3) -> None:
     """Options of the baseline classifier and its protocol, shared by ``evaluate`` and ``demo``.
 
     ``epochs``/``folds`` are the defaults; a string instead documents a default that the command
     resolves itself (the option then defaults to None).
     """
-    def default(value: int | str) -> tuple[int | None, str]:
+    def default(value: float | str) -> tuple[float | None, str]:
         return (None, f"[{value}]") if isinstance(value, str) else (value, "[%(default)s]")
 
     epochs_default, epochs_note = default(epochs)
     folds_default, folds_note = default(folds)
+    lr_default, lr_note = default(lr)
     g = p.add_argument_group("baseline classifier (GroupNorm CNN)")
     g.add_argument("--width", choices=sorted(BASELINE_WIDTHS), default="tiny",
                    help="network preset: tiny (demo), small, paper (64-128-256-512 filters) "
@@ -211,7 +213,7 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
     g.add_argument("--epochs", type=int, default=epochs_default,
                    help=f"training epochs {epochs_note}")
     g.add_argument("--batch-size", type=int, default=16, help="mini-batch size [%(default)s]")
-    g.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate [%(default)s]")
+    g.add_argument("--lr", type=float, default=lr_default, help=f"Adam learning rate {lr_note}")
     g.add_argument("--dropout", type=float, default=0.2,
                    help="dropout after each conv block (paper: 0.5) [%(default)s]")
     g.add_argument("--folds", type=int, default=folds_default, help=f"k of k-fold {folds_note}")

@@ -31,8 +31,9 @@ __all__ = ["register", "run", "DEFAULTS"]
 
 #: Settings of the default and ``--quick`` runs (command-line options override them).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "full": {"epochs": 20, "folds": 5, "protocols": ("kfold", "loso"), "finetune": True},
-    "quick": {"epochs": 10, "folds": 3, "protocols": ("kfold",), "finetune": False},
+    "full": {"epochs": 20, "lr": 1e-3, "folds": 5, "protocols": ("kfold", "loso"),
+             "finetune": True},
+    "quick": {"epochs": 10, "lr": 2e-3, "folds": 3, "protocols": ("kfold",), "finetune": False},
 }
 
 
@@ -64,7 +65,8 @@ def register(subparsers: Any) -> None:
                    help="skip the PathNet transfer stage even when it is installed")
     add_training_args(
         p, epochs=f"{DEFAULTS['full']['epochs']}; --quick: {DEFAULTS['quick']['epochs']}",
-        folds=f"{DEFAULTS['full']['folds']}; --quick: {DEFAULTS['quick']['folds']}")
+        folds=f"{DEFAULTS['full']['folds']}; --quick: {DEFAULTS['quick']['folds']}",
+        lr=f"{DEFAULTS['full']['lr']}; --quick: {DEFAULTS['quick']['lr']}")
     p.set_defaults(run=run)
 
 
@@ -109,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     mode = "quick" if args.quick else "full"
     epochs = args.epochs if args.epochs is not None else DEFAULTS[mode]["epochs"]
     folds = args.folds if args.folds is not None else DEFAULTS[mode]["folds"]
+    lr = args.lr if args.lr is not None else DEFAULTS[mode]["lr"]
     protocols = tuple(args.protocol or DEFAULTS[mode]["protocols"])
     progress = not args.no_progress
     set_threads(args.threads)
@@ -148,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     names = {"kfold": f"{folds}-fold by utterance", "loso": "leave-one-speaker-out",
              "segment": f"{folds}-fold by segment"}
     settings = dict(width=args.width, dropout=args.dropout, epochs=epochs,
-                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=progress)
+                    batch_size=args.batch_size, lr=lr, seed=args.seed, progress=progress)
     for protocol, kind in runs:
         init, label = None, f"GN-CNN {args.target} {names[protocol]}"
         if kind == "finetune":
@@ -183,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"      done ({time.perf_counter() - t:.1f} s)", flush=True)
 
     _step(n_steps, n_steps, f"report in {args.out}")
-    title = (f"emofast demo ({mode}): {args.target} audio, utterance-level scores "
-             f"(per-emotion columns are recall)")
+    title = (f"emofast demo ({mode}): {args.target} audio, utterance-level scores unless marked "
+             f"* (per-emotion columns are recall)")
     out = write_report(args.out, evaluations, title=title, plots=not args.no_plots,
                        notice=sys.stdout, extra_text=extra)
     print()

@@ -65,7 +65,7 @@ def evaluate_segments(
     dropout: float = 0.2,
     epochs: int = 20,
     batch_size: int = 16,
-    lr: float = 2e-3,
+    lr: float = 1e-3,
     folds: int = 5,
     repeats: int = 1,
     seed: int = 0,
@@ -142,7 +142,7 @@ def pretrain(
     dropout: float = 0.2,
     epochs: int = 20,
     batch_size: int = 16,
-    lr: float = 2e-3,
+    lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[dict, Any]:
