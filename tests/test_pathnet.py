@@ -196,3 +196,57 @@ def test_cli_evolve_scratch_vs_transfer(tmp_path):
     for f in ("pathnet.json", "table.md", "learning_curves.png", "pathways.png"):
         assert (out / f).exists()
     assert "transfer, loso" in (out / "table.md").read_text()
+
+
+def _separable(d=64, classes=4, sep=1.0, n=512, seed=0):
+    """Gaussian classes with means ``sep * N(0, I)`` in ``d`` dimensions: a train and a test draw."""
+    rng = np.random.default_rng(seed)
+    mu = rng.standard_normal((classes, d)) * sep
+
+    def draw(k):
+        y = rng.integers(0, classes, k)
+        return (mu[y] + rng.standard_normal((k, d))).astype(np.float32), y
+
+    return draw(n), draw(n)
+
+
+def test_init_keeps_signal_through_the_mean_of_modules():
+    # Root cause of the "one class everywhere" runs: with nn.Linear's init the mean over N = 4 modules
+    # shrinks the sample-dependent part of every layer, so the last layer is nearly constant.
+    (X, _), _ = _separable(d=512)
+    x = torch.from_numpy(X)
+    spread = {}
+    for init in ("torch", "mean-he"):
+        net = PathNet(512, 4, generator=torch.Generator().manual_seed(0), init=init)
+        f = net.features(x, net.random_genotypes(8, torch.Generator().manual_seed(1)))
+        spread[init] = float(f.std(dim=1).mean())  # across samples, per pathway and unit
+    assert spread["mean-he"] > 10 * spread["torch"]
+    with pytest.raises(ValueError, match="init"):
+        PathNet(12, 3, init="xavier")
+
+
+def test_evolution_with_paper_settings_learns_a_separable_problem():
+    # Regression: papers' settings (population 20, lr 0.02, batch 64, one epoch per contender), 10
+    # generations, 4 separable classes. Before the "mean-he" init this stayed at the majority class.
+    (X, y), (Xt, yt) = _separable()
+    net = PathNet(64, 4, generator=torch.Generator().manual_seed(0))
+    res = evolve(net, X, y, task=0, config=EvolveConfig(generations=10), seed=0)
+    pred = net.predict_proba(torch.from_numpy(Xt), torch.from_numpy(res.best[None]))[0].argmax(1).numpy()
+    assert res.best_fitness > 0.5
+    assert np.mean(pred == yt) > 0.5  # chance 0.25
+    assert len(np.unique(pred)) == 4
+
+
+def test_min_steps_lengthens_short_epochs(toy):
+    X, y = toy  # 96 samples, batch 64: one step per contender by the papers' rule
+    seen = {}
+    for min_steps in (1, 5):
+        net = small_net()
+        calls = []
+        orig = net.train_step
+        net.train_step = lambda *a, **k: calls.append(1) or orig(*a, **k)
+        evolve(net, X, y, task=0, config=EvolveConfig(population=4, generations=2, min_steps=min_steps), seed=0)
+        seen[min_steps] = len(calls)
+    assert seen == {1: 2 * 2 * 1, 5: 2 * 2 * 5}
+    with pytest.raises(ValueError, match="min_steps"):
+        EvolveConfig(min_steps=0).validate()

@@ -75,6 +75,12 @@ class EvolveConfig:
     lr : float, default 0.02
     steps_per_epoch : int or None
         SGD steps per contender per generation; default ``max(1, n_train // batch_size)`` (one epoch).
+    min_steps : int, default 1
+        Lower bound on the steps per contender per generation: ``max(min_steps, steps_per_epoch)``.
+        The default 1 is the papers' rule unchanged. Small corpora make one epoch very short (a demo
+        corpus's ~240 training segments give 3 steps of 64), so a contender's fitness is measured
+        after a handful of updates; ``min_steps`` (e.g. 20) gives every contender a documented
+        minimum of training there, and is a no-op on corpora where one epoch is already longer.
     mode : {"sequential", "parallel"}, default "sequential"
     tournaments : int, default 1
         Disjoint tournaments per generation.
@@ -91,6 +97,7 @@ class EvolveConfig:
     batch_size: int = 64
     lr: float = 0.02
     steps_per_epoch: int | None = None
+    min_steps: int = 1
     mode: Literal["sequential", "parallel"] = "sequential"
     tournaments: int = 1
     boundary: Literal["wrap", "clamp"] = "wrap"
@@ -114,6 +121,8 @@ class EvolveConfig:
                              f"{self.generations}, {self.batch_size}, {self.lr}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"EvolveConfig: steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+        if self.min_steps < 1:
+            raise ValueError(f"EvolveConfig: min_steps must be >= 1, got {self.min_steps}")
         if self.mutation_rate is not None and not 0.0 <= self.mutation_rate <= 1.0:
             raise ValueError(f"EvolveConfig: mutation_rate must be in [0, 1], got {self.mutation_rate}")
         if self.mutation_range < 0:
@@ -254,7 +263,7 @@ def evolve(
         fixed_t = net._check_module_mask(torch.from_numpy(fixed.copy()), "evolve(fixed)")
     n = X.shape[0]
     bs = min(config.batch_size, n)
-    steps = config.steps_per_epoch or max(1, n // bs)
+    steps = max(config.min_steps, config.steps_per_epoch or max(1, n // bs))
 
     start = 0
     state = None
