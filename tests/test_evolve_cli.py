@@ -1,0 +1,65 @@
+"""``emofast evolve`` reading feature stores written by ``FeatureStore.extract`` (as ``emofast features`` does)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emofast.corpora import Utterance
+from emofast.store import FeatureStore
+
+EMOS = ["anger", "fear", "sadness"]
+
+
+def _extract(path: str) -> np.ndarray:
+    """Two (3, 64, 64) segments per utterance; the class shows as a bump on three features."""
+    cls, seed = (int(v) for v in Path(path).read_text().split())
+    X = np.random.default_rng(seed).normal(0, 1, (2, 3, 64, 64)).astype(np.float32)
+    X[:, 0, 0, cls] += 3.0
+    return X
+
+
+def _store(root: Path, corpus: str, n_utt: int, offset: int) -> None:
+    media = root.parent / f"media_{corpus}"
+    media.mkdir(parents=True, exist_ok=True)
+    utts = []
+    for i in range(n_utt):
+        p = media / f"u{i:02d}.wav"
+        p.write_text(f"{i % 3} {offset + i}")
+        utts.append(Utterance(f"u{i:02d}", corpus, f"s{i % 2}", EMOS[i % 3], p, "audio"))
+    FeatureStore(root).extract(corpus, utts, "audio", extractor=_extract, workers=1, progress=False)
+
+
+def test_evolve_reads_feature_stores(tmp_path):
+    from emofast.cli import main
+
+    _store(tmp_path / "tgt_store", "tgtcorpus", 12, 0)
+    _store(tmp_path / "src_store", "srccorpus", 12, 100)
+    out = tmp_path / "out"
+    rc = main(["evolve", "--store", str(tmp_path / "tgt_store"), "--target", "tgtcorpus",
+               "--source-store", str(tmp_path / "src_store"), "--source", "srccorpus",
+               "--protocol", "kfold", "--folds", "2", "--max-folds", "1", "--generations", "2",
+               "--population", "4", "--mode", "parallel", "--min-steps", "2", "--no-curves", "--out", str(out)])
+    assert rc == 0
+    res = json.loads((out / "pathnet.json").read_text())
+    assert res["classes"] == EMOS and res["n_folds"] == 1
+    assert res["config"]["mode"] == "parallel" and res["config"]["min_steps"] == 2
+    assert res["config"]["generations"] == 2 and res["config"]["population"] == 4
+    assert res["folds"][0]["n_train_segments"] == 12  # 6 of 12 utterances, 2 segments each
+    assert "transfer, kfold" in (out / "table.md").read_text()
+
+
+def test_evolve_store_errors(tmp_path, capsys):
+    from emofast.cli import main
+
+    def err(argv):
+        assert main(argv) == 1
+        return capsys.readouterr().err
+
+    assert "--store" in err(["evolve", "--target", "emodb", "--out", str(tmp_path / "o")])
+    assert "no such feature store" in err(["evolve", "--store", str(tmp_path / "nope"), "--target", "emodb",
+                                           "--out", str(tmp_path / "o")])
+    _store(tmp_path / "s", "tgtcorpus", 6, 0)
+    assert "other" in err(["evolve", "--store", str(tmp_path / "s"), "--target", "other", "--out", str(tmp_path / "o")])
