@@ -79,9 +79,12 @@ def test_features_reports_corpus_and_store(store, capsys):
 
 
 def test_evaluate_store_kfold_and_leaky_segment(store, tmp_path, capsys):
+    from emofast.protocols import LeakageWarning
+
     out = tmp_path / "ev"
-    rc = cli.main(["evaluate", str(store), "--protocol", "kfold", "segment", "--folds", "2",
-                   "--epochs", "1", "--out", str(out), "--no-plots", "--no-progress"])
+    with pytest.warns(LeakageWarning):
+        rc = cli.main(["evaluate", str(store), "--protocol", "kfold", "segment", "--folds", "2",
+                       "--epochs", "1", "--out", str(out), "--no-plots", "--no-progress"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "segment *" in text and "leaky" in text
