@@ -8,7 +8,9 @@ into train and test and is reported only to reproduce the papers' setting). Each
 PathNet from scratch on the target training split, and a PathNet first evolved on the source data
 (pooled when several sources are given) then transferred (best source pathway fixed, the rest
 re-initialised) to the same training split. Test utterances are scored by averaging their
-segments' posteriors. Inputs are standardised per feature with training-split statistics.
+segments' posteriors. Inputs are standardised per feature (mean 0, std 1 over the segments of each
+fold's *training* split only; the source data with its own statistics), so raw log-Mel dB values
+(about -100...+25) never reach the network and no test statistics leak into training.
 
 Reports: :func:`per_emotion_table` (the papers' Table 3), :func:`plot_learning_curves` (test
 accuracy of the best pathway per generation with and without transfer, Fig. 15),
@@ -281,7 +283,8 @@ def demo_stage(source_X, source_y, target_X, target_y, target_groups, *, out_dir
         Receives ``pathnet_demo.json``, the learning curves and a pathway drawing.
     quick : bool
         2 folds, population 8, 6 generations, 4 steps per contender (vs 5 folds, population 20,
-        30 generations, one epoch per contender).
+        30 generations, one epoch but at least 20 SGD steps per contender: a demo corpus's ~240
+        training segments make the papers' epoch 3 steps of 64, ``EvolveConfig.min_steps``).
     seed : int
     target_speakers : array, optional
         Speaker of every target utterance (only used by the LOSO protocol; default: one speaker).
@@ -300,7 +303,7 @@ def demo_stage(source_X, source_y, target_X, target_y, target_groups, *, out_dir
     utt_labels[inv] = target_y
     speakers = np.zeros(n_utt, dtype=np.int64) if target_speakers is None else np.asarray(target_speakers)
     cfg = (EvolveConfig(population=8, generations=6, steps_per_epoch=4) if quick
-           else EvolveConfig(generations=30))
+           else EvolveConfig(generations=30, min_steps=20))
     res = scratch_vs_transfer(target_X, target_y, inv, utt_labels, speakers, sources=[(source_X, source_y)],
                               protocol="kfold", k=2 if quick else 5, config=cfg, seed=seed)
     files = [plot_learning_curves(res, os.path.join(out_dir, "pathnet_learning_curves.png"),
