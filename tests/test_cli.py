@@ -183,3 +183,23 @@ def test_store_from_other_settings(tmp_path, demo_roots, capsys):
 def test_evaluate_missing_store(tmp_path, capsys):
     _fails(["evaluate", str(tmp_path / "none"), "--out", str(tmp_path / "r")], capsys,
            "does not exist", "emofast features")
+
+
+def test_segment_data_from_records_and_face_crops():
+    """Label selection keeps utterance grouping; channels-last uint8 face crops become CHW floats."""
+    from types import SimpleNamespace
+
+    from emofast.commands import segment_data
+
+    recs = [SimpleNamespace(id=f"u{i}", start=2 * i, stop=2 * i + 2, label=lab, speaker=f"s{i % 2}")
+            for i, lab in enumerate(["anger", "calm", "sadness", "anger"])]
+    faces = np.arange(8 * 64 * 64 * 3, dtype=np.int64).reshape(8, 64, 64, 3) % 256
+    fs = SimpleNamespace(features=faces.astype(np.uint8), utterances=recs)
+    data = segment_data(fs, ["anger", "sadness"])
+    assert data.ids == ["u0", "u2", "u3"] and data.labels.tolist() == [0, 1, 0]
+    assert data.groups.tolist() == [0, 0, 1, 1, 2, 2]
+    x = data.X[np.array([2])]
+    assert x.shape == (1, 3, 64, 64) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], np.moveaxis(faces[4], -1, 0) / 255.0)
+    with pytest.raises(ValueError, match="only one emotion"):
+        segment_data(fs, ["sadness", "fear"])
