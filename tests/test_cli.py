@@ -59,6 +59,9 @@ def test_demo_quick_end_to_end(tmp_path, demo_cache, capsys):
     assert ev["n"] == 48  # every utterance of the quick corpus tested exactly once
     assert 0.0 <= ev["war"] <= 1.0 and len(ev["fold_war"]) == 3
     assert (out / "results.txt").read_text().startswith("emofast demo (quick)")
+    # features are cached per generated corpus set (quick/full and seeds reuse utterance ids)
+    corpora_set = next((demo_cache / "corpora").glob("*seed0-quick*"))
+    assert (demo_cache / "features" / corpora_set.name / "demo_phone").is_dir()
     pytest.importorskip("matplotlib")
     assert len(list(out.glob("*.png"))) == 3
 

@@ -127,8 +127,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown demo corpus {name!r}; choose from {sorted(roots)}")
     print(f"      {', '.join(sorted(roots))} ready ({time.perf_counter() - t:.1f} s)")
 
-    t = _step(2, n_steps, f"log-Mel features into {args.cache / 'features'}")
-    store = FeatureStore(args.cache / "features")
+    # One feature store per generated corpus set: quick/full and other seeds reuse utterance ids
+    # (same label and speaker) for different audio, and a store keys records by id.
+    store_root = args.cache / "features" / roots[args.target].parent.name
+    t = _step(2, n_steps, f"log-Mel features into {store_root}")
+    store = FeatureStore(store_root)
     wanted = [args.target] + ([args.source] if stage is not None or finetune else [])
     if args.source == args.target and len(wanted) > 1:
         raise ValueError(f"--source and --target are both {args.target!r}; transfer needs two "
