@@ -18,7 +18,7 @@ from collections.abc import Sequence
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Known command names, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "evolve", "joint", "fuse", "bench")
+COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "evolve")
 
 
 def _unavailable(name: str, reason: str):
