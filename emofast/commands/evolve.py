@@ -3,8 +3,7 @@
 Each ``--target`` / ``--source`` is either a feature archive (``.npz``) or a corpus of a feature
 store written by ``emofast features <corpus> <root> --out STORE``:
 
-    emofast evolve --store STORE --target emodb --source demo_studio --source demo_street \
-        --protocol loso --generations 200
+    emofast evolve --store STORE --target emodb --source demo_studio --source demo_street --protocol loso
 
 Archives hold ``X`` (n_segments, 3, 64, 64) float32, ``groups`` (utterance index of every segment),
 ``labels`` (emotion name of every utterance) and ``speakers`` (speaker of every utterance). Store
