@@ -38,42 +38,56 @@ namespace {
 template <typename T>
 EMOFAST_INLINE void sqdist_rows(const T* __restrict a, int64_t na, const T* __restrict bt, int64_t j0,
                                 int64_t kb, int64_t d, T* __restrict out, int64_t ldo) {
-  constexpr int64_t JB = 128 / sizeof(T);  // two 512-bit vectors per row of a
-  for (int64_t jb = j0; jb < kb; jb += JB) {
-    const int64_t nj = std::min<int64_t>(JB, kb - jb);
-    alignas(64) T acc[4][JB];
-    if (na == 4 && nj == JB) {
-      for (int64_t jj = 0; jj < JB; ++jj) acc[0][jj] = acc[1][jj] = acc[2][jj] = acc[3][jj] = T(0);
+  // 512-bit generic vectors (GCC/Clang vector extension): each target clone lowers them to its own
+  // registers (one zmm, two ymm or four xmm); 4 rows x 2 vectors = 8 accumulators kept in registers.
+  typedef T V __attribute__((vector_size(64)));
+  constexpr int64_t L = 64 / sizeof(T);
+  constexpr int64_t JB = 2 * L;
+  int64_t jb = j0;
+  if (na == 4) {
+    for (; jb + JB <= kb; jb += JB) {
+      V s00 = {}, s01 = {}, s10 = {}, s11 = {}, s20 = {}, s21 = {}, s30 = {}, s31 = {};
       for (int64_t k = 0; k < d; ++k) {
-        const T x0 = a[k], x1 = a[d + k], x2 = a[2 * d + k], x3 = a[3 * d + k];
-        const T* __restrict y = bt + k * kb + jb;
-#pragma omp simd aligned(acc : 64)
-        for (int64_t jj = 0; jj < JB; ++jj) {
-          const T yj = y[jj];
-          const T t0 = x0 - yj, t1 = x1 - yj, t2 = x2 - yj, t3 = x3 - yj;
-          acc[0][jj] += t0 * t0;
-          acc[1][jj] += t1 * t1;
-          acc[2][jj] += t2 * t2;
-          acc[3][jj] += t3 * t3;
-        }
+        V y0, y1;
+        __builtin_memcpy(&y0, bt + k * kb + jb, sizeof(V));
+        __builtin_memcpy(&y1, bt + k * kb + jb + L, sizeof(V));
+        V t;
+        t = a[k] - y0; s00 += t * t;
+        t = a[k] - y1; s01 += t * t;
+        t = a[d + k] - y0; s10 += t * t;
+        t = a[d + k] - y1; s11 += t * t;
+        t = a[2 * d + k] - y0; s20 += t * t;
+        t = a[2 * d + k] - y1; s21 += t * t;
+        t = a[3 * d + k] - y0; s30 += t * t;
+        t = a[3 * d + k] - y1; s31 += t * t;
       }
-    } else {
-      for (int64_t r = 0; r < na; ++r) {
-        for (int64_t jj = 0; jj < nj; ++jj) acc[r][jj] = T(0);
-        const T* ar = a + r * d;
-        for (int64_t k = 0; k < d; ++k) {
-          const T x = ar[k];
-          const T* __restrict y = bt + k * kb + jb;
+      __builtin_memcpy(out + jb, &s00, sizeof(V));
+      __builtin_memcpy(out + jb + L, &s01, sizeof(V));
+      __builtin_memcpy(out + ldo + jb, &s10, sizeof(V));
+      __builtin_memcpy(out + ldo + jb + L, &s11, sizeof(V));
+      __builtin_memcpy(out + 2 * ldo + jb, &s20, sizeof(V));
+      __builtin_memcpy(out + 2 * ldo + jb + L, &s21, sizeof(V));
+      __builtin_memcpy(out + 3 * ldo + jb, &s30, sizeof(V));
+      __builtin_memcpy(out + 3 * ldo + jb + L, &s31, sizeof(V));
+    }
+  }
+  // Remaining columns (and blocks of fewer than 4 rows): one row at a time, vectorised across j.
+  if (jb < kb) {
+    const int64_t nj = kb - jb;
+    for (int64_t r = 0; r < na; ++r) {
+      T* o = out + r * ldo + jb;
+      for (int64_t jj = 0; jj < nj; ++jj) o[jj] = T(0);
+      const T* ar = a + r * d;
+      for (int64_t k = 0; k < d; ++k) {
+        const T x = ar[k];
+        const T* __restrict y = bt + k * kb + jb;
 #pragma omp simd
-          for (int64_t jj = 0; jj < nj; ++jj) {
-            const T t = x - y[jj];
-            acc[r][jj] += t * t;
-          }
+        for (int64_t jj = 0; jj < nj; ++jj) {
+          const T t = x - y[jj];
+          o[jj] += t * t;
         }
       }
     }
-    for (int64_t r = 0; r < na; ++r)
-      for (int64_t jj = 0; jj < nj; ++jj) out[r * ldo + jb + jj] = acc[r][jj];
   }
 }
 
