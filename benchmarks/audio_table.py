@@ -135,13 +135,9 @@ def main() -> None:
     import emofast
     from emofast.audio import LogMelConfig, iter_logmel_segments, load_audio, logmel_segments
 
-    cores = os.cpu_count() or 1
-    try:
-        from numba import config as ncfg
+    from numba import config as ncfg  # a hard dependency of emofast
 
-        cores = int(ncfg.NUMBA_NUM_THREADS)
-    except ImportError:
-        pass
+    cores = int(ncfg.NUMBA_NUM_THREADS)
     cfg = LogMelConfig()
     files, data_name = corpus_files(args)
     ys = [load_audio(f)[0] for f in files[::args.subset]]

@@ -623,12 +623,9 @@ def make_demo_corpora(cache_dir: str | Path, *, seed: int = 0, quick: bool = Fal
 def _generate_into(folder: Path, name: str, ci: int, seed: int, quick: bool,
                    emotions: Sequence[str], video: bool) -> None:
     """Generate one corpus in a temporary folder, then move it into place (never half-written)."""
-    try:
-        import cv2
+    import cv2  # a hard dependency of emofast
 
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
+    cv2.setNumThreads(1)  # one thread per generating worker process
     root = folder / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder))
     try:
