@@ -228,16 +228,34 @@ class LogMelConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+@lru_cache(maxsize=1)
+def _default_config() -> LogMelConfig:
+    return LogMelConfig()
+
+
+@lru_cache(maxsize=64)
+def _replace_cached(config: LogMelConfig, key: tuple) -> LogMelConfig:
+    return replace(config, **{name: value for name, _, value in key})
+
+
 def _resolve_config(config: LogMelConfig | None, overrides: dict[str, Any]) -> LogMelConfig:
+    # Validating a LogMelConfig costs tens of µs (a few % of a 2 s utterance's features), so the
+    # default and overridden configs are built once; the key holds each value's type so that e.g.
+    # n_mels=64.0 is still rejected after n_mels=64 was accepted.
     if config is None:
-        config = LogMelConfig()
+        config = _default_config()
     elif not isinstance(config, LogMelConfig):
         raise TypeError(f"config must be a LogMelConfig or None, got {type(config).__name__}")
     if overrides:
         unknown = set(overrides) - {f.name for f in fields(LogMelConfig)}
         if unknown:
             raise TypeError(f"unknown log-Mel setting(s): {sorted(unknown)}")
-        config = replace(config, **overrides)
+        key = tuple((name, type(v), v) for name, v in sorted(overrides.items()))
+        try:
+            hash(key)
+        except TypeError:  # unhashable value (e.g. a list window): validate without caching
+            return replace(config, **overrides)
+        config = _replace_cached(config, key)
     return config
 
 
@@ -377,41 +395,71 @@ def _kernels() -> dict[str, Any]:
                 n += 1
         return n
 
-    @jit
+    @fjit
     def frame_window(y, window, hop, out):
+        # out: (T, n_fft) frames, windowed and zero-padded. Slices keep the indices non-negative so
+        # LLVM vectorises without wraparound checks.
         n_frames, n_fft = out.shape
         win = window.shape[0]
         for t in range(n_frames):
-            s = t * hop
+            o = out[t]
+            x = y[t * hop:t * hop + win]
             for i in range(win):
-                out[t, i] = y[s + i] * window[i]
+                o[i] = x[i] * window[i]
             for i in range(win, n_fft):
-                out[t, i] = 0.0
+                o[i] = 0.0
 
     @fjit
-    def mel_power(spec, bin_lo, bin_hi, mel_lo, mel_len, mel_off, mel_w, power, out):
-        # spec: (T, 2*nbins) float32 view of the complex rfft; out: (n_mels, T) Mel energies
-        n_frames = spec.shape[0]
+    def mel_bands(spec, bin_lo, bin_hi, mel_lo, mel_len, mel_off, mel_w, power, floor, out):
+        # spec: (T, 2*n_bins) float32 view of the complex rfft; out: (n_mels, T) Mel energies,
+        # floored. The power spectrum is stored bin-major (P[k, t]) so that every band is a sum of a
+        # few whole rows, vectorised over frames; each band touches only its own bins (sparse).
+        n = spec.shape[0]
         n_mels = mel_lo.shape[0]
         nb = bin_hi - bin_lo
-        p = np.empty(nb, np.float32)
-        half = np.float32(power * 0.5)
-        for t in range(n_frames):
+        P = np.empty((nb, n), np.float32)
+        for t in range(n):
             row = spec[t, 2 * bin_lo:2 * bin_hi]
             for k in range(nb):
                 re = row[2 * k]
                 im = row[2 * k + 1]
-                p[k] = re * re + im * im
-            if half != 1.0:
-                for k in range(nb):
-                    p[k] = p[k] ** half
-            for m in range(n_mels):
-                a = mel_lo[m]
-                o = mel_off[m]
-                acc = np.float32(0.0)
-                for j in range(mel_len[m]):
-                    acc += mel_w[o + j] * p[a + j]
-                out[m, t] = acc
+                P[k, t] = re * re + im * im
+        half = np.float32(power * 0.5)
+        if half != 1.0:
+            for k in range(nb):
+                pk = P[k]
+                for t in range(n):
+                    pk[t] = pk[t] ** half
+        fl = np.float32(floor)
+        for m in range(n_mels):
+            a = mel_lo[m]
+            o = mel_off[m]
+            ln = mel_len[m]
+            acc = out[m]
+            if ln == 0:
+                for t in range(n):
+                    acc[t] = fl
+                continue
+            w0 = mel_w[o]
+            p0 = P[a]
+            for t in range(n):
+                acc[t] = w0 * p0[t]
+            i = 1
+            while i + 1 < ln:  # two bins per pass over the row
+                wa = mel_w[o + i]
+                wb = mel_w[o + i + 1]
+                pa = P[a + i]
+                pb = P[a + i + 1]
+                for t in range(n):
+                    acc[t] += wa * pa[t] + wb * pb[t]
+                i += 2
+            if i < ln:
+                wa = mel_w[o + i]
+                pa = P[a + i]
+                for t in range(n):
+                    acc[t] += wa * pa[t]
+            for t in range(n):
+                acc[t] = max(acc[t], fl)
 
     @fjit
     def _sg_row(xr, c, out):
@@ -434,25 +482,50 @@ def _kernels() -> dict[str, Any]:
             _sg_row(x[r], c, out[r])
 
     @fjit
-    def segments(lm, c1, c2, step, out):
-        # lm: (n_mels, T) log-Mel; out: (N, 3, n_mels, frames). Δ/ΔΔ over the whole utterance, then cut.
+    def segments(lm, c1, c2, scale, step, out):
+        # lm: (n_mels, T) log-Mel (multiplied by ``scale`` on the way out); out: (N, 3, n_mels, frames).
+        # Δ/ΔΔ are computed straight into each segment from the whole utterance's frames (segments see
+        # true context), vectorised over frames; frames within width//2 of the utterance's ends repeat
+        # the nearest full-window value.
         n_mels, n = lm.shape
         n_seg = out.shape[0]
         frames = out.shape[3]
-        d1 = np.empty(n, np.float32)
-        d2 = np.empty(n, np.float32)
-        for m in range(n_mels):
-            row = lm[m]
-            _sg_row(row, c1, d1)
-            _sg_row(row, c2, d2)
-            for s in range(n_seg):
-                t0 = s * step
+        w = c1.shape[0]
+        h = w // 2
+        for s in range(n_seg):
+            t0 = s * step
+            f_lo = max(0, h - t0)  # valid Savitzky–Golay centres in this segment: [f_lo, f_hi)
+            f_hi = min(frames, n - h - t0)
+            nv = f_hi - f_lo
+            for m in range(n_mels):
+                row = lm[m]
+                o0 = out[s, 0, m]
+                src = row[t0:t0 + frames]
                 for f in range(frames):
-                    out[s, 0, m, f] = row[t0 + f]
-                    out[s, 1, m, f] = d1[t0 + f]
-                    out[s, 2, m, f] = d2[t0 + f]
+                    o0[f] = src[f] * scale
+                o1 = out[s, 1, m, f_lo:f_hi]
+                o2 = out[s, 2, m, f_lo:f_hi]
+                x = row[t0 + f_lo - h:t0 + f_hi - h]
+                a = c1[0] * scale
+                b = c2[0] * scale
+                for f in range(nv):
+                    o1[f] = a * x[f]
+                    o2[f] = b * x[f]
+                for k in range(1, w):
+                    a = c1[k] * scale
+                    b = c2[k] * scale
+                    x = row[t0 + f_lo - h + k:t0 + f_hi - h + k]
+                    for f in range(nv):
+                        o1[f] += a * x[f]
+                        o2[f] += b * x[f]
+                for c in range(1, 3):
+                    oc = out[s, c, m]
+                    for f in range(f_lo):
+                        oc[f] = oc[f_lo]
+                    for f in range(f_hi, frames):
+                        oc[f] = oc[f_hi - 1]
 
-    _KERNELS.update(count_nonfinite=count_nonfinite, frame_window=frame_window, mel_power=mel_power,
+    _KERNELS.update(count_nonfinite=count_nonfinite, frame_window=frame_window, mel_bands=mel_bands,
                     delta_rows=delta_rows, segments=segments)
     return _KERNELS
 
@@ -485,13 +558,30 @@ def _int_to_float(a: np.ndarray) -> np.ndarray:
     return (a.astype(np.float32) / np.float32(-float(info.min)))
 
 
+@lru_cache(maxsize=16)
+def _resample_filter(up: int, down: int) -> np.ndarray:
+    """The FIR filter ``scipy.signal.resample_poly(x, up, down)`` designs for float32 ``x``.
+
+    Designing it (``firwin`` with 8821 Kaiser-windowed taps for 22.05 → 16 kHz) costs more than the
+    filtering of a typical utterance, so it is built once per rate pair; passing it back as
+    ``window=`` gives bit-identical output.
+    """
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    h = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+    h.flags.writeable = False
+    return h
+
+
 def _resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return y
     from scipy.signal import resample_poly
 
     g = math.gcd(int(sr_in), int(sr_out))
-    out = resample_poly(y, int(sr_out) // g, int(sr_in) // g)
+    up, down = int(sr_out) // g, int(sr_in) // g
+    out = resample_poly(y, up, down, window=_resample_filter(up, down))
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
@@ -516,7 +606,11 @@ def _prepare(y: Any, sr: int, cfg: LogMelConfig, min_len: int, what: str) -> np.
     return y
 
 
-def _logmel_core(y: np.ndarray, cfg: LogMelConfig) -> np.ndarray:
+def _log_mel(y: np.ndarray, cfg: LogMelConfig) -> tuple[np.ndarray, float]:
+    """``(L, scale)`` with the log-Mel spectrogram equal to ``scale · L``, ``(n_mels, T)`` float32.
+
+    The dB factor 10 is left to the caller so the segment kernel can fold it into its single pass.
+    """
     from scipy.fft import rfft
 
     k = _kernels()
@@ -524,19 +618,29 @@ def _logmel_core(y: np.ndarray, cfg: LogMelConfig) -> np.ndarray:
     n_frames = 1 + (y.shape[0] - p.win) // p.hop
     buf = np.empty((n_frames, p.n_fft), np.float32)
     k["frame_window"](y, p.window, p.hop, buf)
-    spec = rfft(buf, axis=1, overwrite_x=True, workers=1)
-    spec = spec.view(np.float32)
+    spec = rfft(buf, axis=1, overwrite_x=True, workers=1).view(np.float32)
     out = np.empty((cfg.n_mels, n_frames), np.float32)
-    k["mel_power"](spec, p.bin_lo, p.bin_hi, p.mel_lo, p.mel_len, p.mel_off, p.mel_w, float(cfg.power), out)
-    np.maximum(out, np.float32(cfg.floor), out=out)
+    k["mel_bands"](spec, p.bin_lo, p.bin_hi, p.mel_lo, p.mel_len, p.mel_off, p.mel_w, float(cfg.power),
+                   float(cfg.floor), out)
+    scale = 1.0
     if cfg.log == "ln":
         np.log(out, out=out)
     else:
         np.log10(out, out=out)
         if cfg.log == "db":
-            out *= np.float32(10.0)
+            scale = 10.0
     if cfg.top_db is not None:
+        if scale != 1.0:
+            out *= np.float32(scale)
+            scale = 1.0
         np.maximum(out, out.max() - np.float32(cfg.top_db), out=out)
+    return out, scale
+
+
+def _logmel_core(y: np.ndarray, cfg: LogMelConfig) -> np.ndarray:
+    out, scale = _log_mel(y, cfg)
+    if scale != 1.0:
+        out *= np.float32(scale)
     return out
 
 
@@ -653,12 +757,12 @@ def _segments_one(y: Any, sr: int, cfg: LogMelConfig, what: str) -> np.ndarray:
     y = _prepare(y, sr, cfg, cfg.segment_samples, what)
     if y is None:
         return np.zeros((0, 3, cfg.n_mels, cfg.frames), np.float32)
-    lm = _logmel_core(y, cfg)
+    lm, scale = _log_mel(y, cfg)
     p = _plan(cfg)
     step = cfg.frames - cfg.overlap
     n_seg = 1 + (lm.shape[1] - cfg.frames) // step
     out = np.empty((n_seg, 3, cfg.n_mels, cfg.frames), np.float32)
-    _kernels()["segments"](lm, p.c1, p.c2, step, out)
+    _kernels()["segments"](lm, p.c1, p.c2, np.float32(scale), step, out)
     return out
 
 

@@ -138,6 +138,25 @@ def test_resampling_inside_features_matches_explicit_resample():
     assert np.allclose(direct, logmel_segments(y16, 16000), atol=1e-4)
 
 
+def test_cached_resample_filter_is_bit_identical_to_resample_poly():
+    from scipy.signal import resample_poly
+
+    from emofast.audio import _resample
+
+    y = speechlike(22050, 0.7)
+    for sr_in, sr_out in [(22050, 16000), (44100, 16000), (8000, 16000), (16000, 22050)]:
+        g = np.gcd(sr_in, sr_out)
+        for _ in range(2):  # second call uses the cached filter
+            assert np.array_equal(_resample(y, sr_in, sr_out), resample_poly(y, sr_out // g, sr_in // g))
+
+
+def test_config_overrides_are_validated_every_time():
+    assert logmel(speechlike(16000, 0.5), 16000, n_mels=40).shape[0] == 40
+    with pytest.raises(ValueError, match="n_mels"):
+        logmel(speechlike(16000, 0.5), 16000, n_mels=40.0)  # equal to 40 but not an integer
+    assert logmel(speechlike(16000, 0.5), 16000, window=["kaiser", 8.0]).shape[0] == 64  # unhashable
+
+
 # ------------------------------------------------------------------------------------------ padding
 @pytest.mark.parametrize("pad", ["repeat", "reflect", "zero"])
 @pytest.mark.parametrize("n", [1, 100, 400, 4000, 10479])
