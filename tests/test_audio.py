@@ -113,6 +113,33 @@ def test_deltas_match_librosa(order, width):
     assert np.allclose(ours0, ours.T, atol=1e-6)
 
 
+@pytest.mark.parametrize("width", [3, 9, 11])
+@pytest.mark.parametrize("seconds", [0.655, 0.9, 2.3, 5.0])
+def test_segment_kernel_equals_logmel_and_deltas(width, seconds):
+    # logmel_segments computes Δ/ΔΔ inside its own kernel (straight into each segment) and processes
+    # frames in blocks; it must equal logmel() + deltas() cut into segments, edges included
+    # (0.655 s is exactly one segment, so both edge clamps fall in the same segment).
+    cfg = LogMelConfig(delta_width=width)
+    y = speechlike(16000, seconds, seed=3)
+    L = logmel(y, 16000, cfg)
+    full = np.stack([L, deltas(L, width, 1), deltas(L, width, 2)])
+    step = cfg.frames - cfg.overlap
+    n = 1 + (L.shape[1] - cfg.frames) // step
+    ref = np.stack([full[:, :, i * step:i * step + cfg.frames] for i in range(n)])
+    ours = logmel_segments(y, 16000, cfg)
+    assert ours.shape == ref.shape
+    assert np.abs(ours - ref).max() <= 1e-4
+
+
+def test_frame_blocks_do_not_change_results(monkeypatch):
+    import emofast.audio as audio
+
+    y = speechlike(16000, 4.1, seed=4)  # 408 frames: several blocks and a partial one
+    blocked = logmel(y, 16000)
+    monkeypatch.setattr(audio, "_FRAME_BLOCK", 10**6)
+    assert np.array_equal(blocked, logmel(y, 16000))
+
+
 def test_delta9_is_n4_regression():
     x = np.random.default_rng(0).standard_normal((1, 40)).astype(np.float32)
     k = np.arange(-4, 5)
