@@ -50,7 +50,8 @@ def _sources(pattern: str) -> list[str]:
 
 def extensions():
     debug = os.environ.get("EMOFAST_DEBUG") == "1"
-    cxx = ["-O0", "-g"] if debug else ["-O3"]
+    # -g0: Python's own CFLAGS (sysconfig) carry -g, which would make a 16 MB library and slow builds.
+    cxx = ["-O0", "-g"] if debug else ["-O3", "-g0"]
     # -ffp-contract=fast: let a*b+c become one FMA (the exact-difference distance kernel is
     # arithmetic-bound: sub + FMA per pair-feature instead of sub + mul + add).
     cxx += ["-fopenmp", "-std=c++17", "-ffp-contract=fast", "-Wno-unknown-pragmas"]

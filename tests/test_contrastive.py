@@ -152,6 +152,102 @@ def test_large_backward_uses_gemm_path_and_matches():
     _check_parity(a, b, la, lb, margin=100.0, form="hadsell", reduction="none")
 
 
+# --- the two CPU forward paths -----------------------------------------------------------------
+# Large problems take squared distances from a GEMM (|a|^2 + |b|^2 - 2ab on centred features) and
+# recompute exactly the pairs near the hinge or near zero; EMOFAST_CONTRASTIVE_PATH forces a path so
+# that both are checked on every shape.
+
+
+@pytest.fixture(params=["exact", "gemm"])
+def cpu_path(request, monkeypatch):
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", request.param)
+    return request.param
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(
+    ka=st.integers(1, 300),
+    kb=st.integers(1, 300),
+    d=st.integers(1, 256),
+    form=st.sampled_from(FORMS),
+    reduction=st.sampled_from(REDUCTIONS),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    offset=st.sampled_from([0.0, 30.0]),
+    spread=st.sampled_from([1.0, 1e-2]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_parity_both_paths(cpu_path, ka, kb, d, form, reduction, dtype, offset, spread, seed):
+    # Features far from the origin and tightly clustered are where |a|^2 + |b|^2 - 2ab cancels.
+    a, b, la, lb = _batch(ka, kb, d, 3, torch.float64, seed)
+    a, b = (offset + spread * a).to(dtype), (offset + spread * b).to(dtype)
+    typical = 2.0 * d * spread**2
+    margin = typical if form == "paper" else math.sqrt(typical)
+    _check_parity(a, b, la, lb, margin=margin, form=form, reduction=reduction)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("form", FORMS)
+def test_gemm_path_hinge_decided_by_exact_distance(monkeypatch, dtype, form):
+    # Margins set exactly at squared distances of negative pairs: the GEMM's rounding (on centred,
+    # no longer dyadic features) must not move any pair across the hinge. Features on a dyadic grid
+    # make every exact summation order give the same d2, so "exactly at the margin" is well defined.
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", "gemm")
+    g = torch.Generator().manual_seed(21)
+    a = (3.0 + torch.randint(-16, 17, (64, 40), generator=g) / 4).to(dtype)
+    b = (3.0 + torch.randint(-16, 17, (48, 40), generator=g) / 4).to(dtype)
+    la, lb = torch.randint(0, 4, (64,), generator=g), torch.randint(0, 4, (48,), generator=g)
+    d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    neg = la[:, None] != lb[None, :]
+    for q in (0.1, 0.5, 0.9):
+        m2 = d2[neg].quantile(q).item()
+        m2 = d2[neg][(d2[neg] - m2).abs().argmin()].item()  # exactly one pair's d2
+        margin = m2 if form == "paper" else math.sqrt(m2)
+        _check_parity(a, b, la, lb, margin=margin, form=form, reduction="none")
+
+
+def test_gemm_path_identical_and_offset_features(monkeypatch):
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", "gemm")
+    x = 1000.0 + torch.randn(32, 64)
+    labels = torch.randint(0, 3, (32,))
+    none = contrastive_loss(x, x.clone(), labels, labels, reduction="none", form="hadsell")
+    assert torch.all(torch.diagonal(none) == 0)
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    loss = contrastive_loss(a, b, labels, labels + 1, margin=2.0, form="hadsell", reduction="sum")
+    loss.backward()
+    assert torch.isfinite(a.grad).all()
+    _check_parity(x, x + 1e-3 * torch.randn(32, 64), labels, labels, margin=1.0, form="paper", reduction="none")
+
+
+def test_gemm_path_independent_of_thread_count(monkeypatch):
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", "gemm")
+    a, b, la, lb = _batch(700, 300, 64, 4, torch.float32, seed=22)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = contrastive_loss(a, b, la, lb, reduction="none")
+        torch.set_num_threads(max(2, old))
+        many = contrastive_loss(a, b, la, lb, reduction="none")
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(one, many)
+
+
+def test_gemm_path_non_finite_features_raise(monkeypatch):
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", "gemm")
+    a, b, la, lb = _batch(40, 40, 32, 2, torch.float32, seed=23)
+    for bad in (float("nan"), float("inf")):
+        a2 = a.clone()
+        a2[3, 5] = bad
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            contrastive_loss(a2, b, la, lb)
+    # huge but finite features whose distances are finite: exact recomputation, no false alarm
+    big = torch.full((20, 16), 1e19)
+    out = contrastive_loss(big, big.clone(), torch.zeros(20, dtype=torch.long), torch.zeros(20, dtype=torch.long))
+    assert out.item() == 0.0
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_squared_distance_exactly_at_margin(dtype):
     # d^2 = 1 + 4 = 5 exactly; negative pair at the margin: zero loss and zero gradient (paper form)

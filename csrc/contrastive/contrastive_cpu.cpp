@@ -13,10 +13,15 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <ATen/core/LegacyTypeDispatch.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -109,17 +114,17 @@ inline void sqdist_rows_any(const double* a, int64_t na, const double* bt, int64
 }
 
 // Losses (and weights w = d loss / d d2) of one row of pairs, in place of the squared distances.
-// Branch-free so that it vectorises. Returns the row's loss sum; counts non-finite distances.
-template <typename T, int64_t kForm>
-EMOFAST_INLINE T row_losses(T* __restrict d2w, T* __restrict lr, const int64_t* __restrict lb, int64_t li,
-                            int64_t j0, int64_t kb, T margin, bool want_w, int64_t& nbad) {
-  T acc = 0;
-  int64_t bad = 0;
+// Branch-free, with what is stored fixed at compile time, so that it vectorises (counters are of
+// type T: no mixed-width lanes). Returns the row's loss sum; counts non-finite distances.
+template <typename T, int64_t kForm, bool kStoreLoss, bool kStoreW>
+EMOFAST_INLINE T row_losses_t(T* __restrict d2w, T* __restrict lr, const int64_t* __restrict lb, int64_t li,
+                              int64_t j0, int64_t kb, T margin, int64_t& nbad) {
+  T acc = 0, bad = 0;
   const T big = std::numeric_limits<T>::max();
 #pragma omp simd reduction(+ : acc, bad)
   for (int64_t j = j0; j < kb; ++j) {
     const T v = d2w[j];
-    bad += !(v <= big);  // NaN or +Inf
+    bad += (v <= big) ? T(0) : T(1);  // NaN or +Inf
     const bool pos = lb[j] == li;
     T ln, wn;
     if (kForm == kPaper) {
@@ -134,12 +139,30 @@ EMOFAST_INLINE T row_losses(T* __restrict d2w, T* __restrict lr, const int64_t* 
       wn = (act && dist > T(0)) ? -h / (T(2) * dist) : T(0);
     }
     const T l = pos ? T(0.5) * v : ln;
-    if (lr) lr[j] = l;
-    if (want_w) d2w[j] = pos ? T(0.5) : wn;
+    if (kStoreLoss) lr[j] = l;
+    if (kStoreW) d2w[j] = pos ? T(0.5) : wn;
     acc += l;
   }
-  nbad += bad;
+  nbad += static_cast<int64_t>(bad);
   return acc;
+}
+
+template <typename T, int64_t kForm>
+EMOFAST_INLINE T row_losses(T* d2w, T* lr, const int64_t* lb, int64_t li, int64_t j0, int64_t kb, T margin,
+                            bool want_w, int64_t& nbad) {
+  if (lr) {
+    return want_w ? row_losses_t<T, kForm, true, true>(d2w, lr, lb, li, j0, kb, margin, nbad)
+                  : row_losses_t<T, kForm, true, false>(d2w, lr, lb, li, j0, kb, margin, nbad);
+  }
+  return want_w ? row_losses_t<T, kForm, false, true>(d2w, lr, lb, li, j0, kb, margin, nbad)
+                : row_losses_t<T, kForm, false, false>(d2w, lr, lb, li, j0, kb, margin, nbad);
+}
+
+// In-batch variant: pairs j <= i do not exist; zero their weights (and losses when stored).
+template <typename T>
+inline void clear_lower_triangle(T* d2r, T* lr, int64_t jstart) {
+  std::fill(d2r, d2r + jstart, T(0));
+  if (lr) std::fill(lr, lr + jstart, T(0));
 }
 
 template <typename T>
@@ -164,14 +187,179 @@ void forward_kernel(const T* a, const T* bt, const int64_t* la, const int64_t* l
         const int64_t jstart = upper ? i + 1 : 0;
         T* d2r = d2 + r * kb;
         T* lr = loss_pairs ? loss_pairs + i * kb : nullptr;
-        for (int64_t j = 0; j < jstart; ++j) {
-          if (weights) d2r[j] = 0;
-          if (lr) lr[j] = 0;
-        }
+        clear_lower_triangle(d2r, lr, jstart);
         const T acc = form == kPaper
                           ? row_losses<T, kPaper>(d2r, lr, lb, la[i], jstart, kb, margin, weights != nullptr, bad)
                           : row_losses<T, kHadsell>(d2r, lr, lb, la[i], jstart, kb, margin, weights != nullptr, bad);
         row_loss[i] = static_cast<double>(acc);
+      }
+    }
+    if (bad) nbad += bad;
+  });
+}
+
+// ---- Large problems: squared distances from a GEMM, exact where it matters ------------------------
+//
+// d2_ij = |a_i|^2 + |b_j|^2 - 2 a_i.b_j costs one FMA per pair-feature in a GEMM (against a
+// subtraction and an FMA for exact differences), but cancels when d2 is small against the norms.
+// Its error is bounded by about (D + 4) eps (|a_i|^2 + |b_j|^2), so a pair is recomputed from exact
+// differences when the GEMM value is (a) within twice that bound of the hinge (the branch taken, and
+// so the gradient, must not depend on rounding) or (b) below 1/32 of the norms (where the relative
+// error of d2, and of the Hadsell 1/d factor, could exceed ~1e-5 in float32). Random or spread-out
+// features need no recomputation; tightly clustered ones fall back to exact differences pair by pair.
+// The GEMM runs per fixed block of rows (sequential BLAS inside the parallel loop), so the result is
+// independent of the thread count, and each block is turned into losses while it is still in cache.
+
+// Rows per GEMM block: the block's (rows, Kb) slice of the Gram matrix stays within ~512 KB of L2,
+// enough rows that BLAS amortises packing b, and at least two blocks for two threads. It depends on
+// the shapes only (never on the thread count), so the blocks and their results are reproducible.
+inline int64_t gemm_block_rows(int64_t ka, int64_t kb) {
+  const int64_t rows = std::clamp<int64_t>((int64_t(1) << 17) / std::max<int64_t>(1, kb), 32, 256);
+  return std::min(rows, std::max<int64_t>(16, (ka + 1) / 2));
+}
+
+// Whether the GEMM formulation pays: enough pair-features and a feature size where the GEMM is
+// efficient (measured here: from K=256 at D=128 on; equal at K=128). EMOFAST_CONTRASTIVE_PATH=exact|gemm forces one path (tests run both on every shape;
+// benchmarks compare them); anything else, or unset, chooses by size.
+inline bool use_gemm(int64_t ka, int64_t kb, int64_t d) {
+  if (const char* path = std::getenv("EMOFAST_CONTRASTIVE_PATH")) {
+    if (std::strcmp(path, "gemm") == 0) return true;
+    if (std::strcmp(path, "exact") == 0) return false;
+  }
+  return d >= 16 && kb >= 16 && ka * kb * d >= (int64_t(1) << 22);
+}
+
+template <typename T>
+EMOFAST_INLINE T sqdist_exact(const T* __restrict x, const T* __restrict y, int64_t d) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t k = 0; k < d; ++k) {
+    const T t = x[k] - y[k];
+    s += t * t;
+  }
+  return s;
+}
+
+template <typename T>
+void row_norms(const T* x, int64_t n, int64_t d, T* out) {
+  at::parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * d;
+      T s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t k = 0; k < d; ++k) s += xr[k] * xr[k];
+      out[r] = s;
+    }
+  });
+}
+
+// ac = a - c, bc = b - c with c the mean of all rows of a and b (accumulated in double, in a fixed
+// order: the result does not depend on the thread count).
+template <typename T>
+void centre_on_joint_mean(const T* a, int64_t ka, const T* b, int64_t kb, int64_t d, T* ac, T* bc) {
+  std::vector<double> c(d, 0.0);
+  for (const auto& [x, n] : {std::pair<const T*, int64_t>{a, ka}, std::pair<const T*, int64_t>{b, kb}}) {
+    for (int64_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d;
+      for (int64_t k = 0; k < d; ++k) c[k] += xr[k];
+    }
+  }
+  std::vector<T> ct(d);
+  for (int64_t k = 0; k < d; ++k) ct[k] = static_cast<T>(c[k] / static_cast<double>(ka + kb));
+  for (const auto& [x, n, out] : {std::tuple<const T*, int64_t, T*>{a, ka, ac}, std::tuple<const T*, int64_t, T*>{b, kb, bc}}) {
+    at::parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = x + r * d;
+        T* o = out + r * d;
+#pragma omp simd
+        for (int64_t k = 0; k < d; ++k) o[k] = xr[k] - ct[k];
+      }
+    });
+  }
+}
+
+// One row: a_i.b_j (from the GEMM) -> d2_ij in place, exact differences for the flagged pairs.
+template <typename T>
+EMOFAST_INLINE void gram_row_to_sqdist(T* __restrict row, T nai, const T* __restrict nb, const T* ai, const T* b,
+                                       int64_t j0, int64_t kb, int64_t d, T mcmp, T tol, T rho) {
+  T flagged = 0;
+#pragma omp simd reduction(+ : flagged)
+  for (int64_t j = j0; j < kb; ++j) {
+    const T s = nai + nb[j];
+    const T v = s - T(2) * row[j];
+    row[j] = v;
+    flagged += (v > rho * s && std::abs(v - mcmp) > tol * s) ? T(0) : T(1);
+  }
+  if (!flagged) return;
+  for (int64_t j = j0; j < kb; ++j) {
+    const T s = nai + nb[j];
+    const T v = row[j];
+    if (!(v > rho * s) || !(std::abs(v - mcmp) > tol * s)) row[j] = sqdist_exact(ai, b + j * d, d);
+  }
+}
+
+// A row of the Gram matrix -> squared distances -> losses and weights (see row_losses), compiled
+// per instruction set like sqdist_rows.
+template <typename T>
+EMOFAST_INLINE T gram_row_losses_impl(T* d2r, T* lr, T nai, const T* nb, const T* ai, const T* b,
+                                      const int64_t* lb, int64_t li, int64_t j0, int64_t kb, int64_t d, T mcmp,
+                                      T tol, T rho, T margin, int64_t form, int64_t& bad) {
+  gram_row_to_sqdist(d2r, nai, nb, ai, b, j0, kb, d, mcmp, tol, rho);
+  return form == kPaper ? row_losses<T, kPaper>(d2r, lr, lb, li, j0, kb, margin, true, bad)
+                        : row_losses<T, kHadsell>(d2r, lr, lb, li, j0, kb, margin, true, bad);
+}
+EMOFAST_CLONES float gram_row_losses(float* d2r, float* lr, float nai, const float* nb, const float* ai,
+                                     const float* b, const int64_t* lb, int64_t li, int64_t j0, int64_t kb,
+                                     int64_t d, float mcmp, float tol, float rho, float margin, int64_t form,
+                                     int64_t& bad) {
+  return gram_row_losses_impl<float>(d2r, lr, nai, nb, ai, b, lb, li, j0, kb, d, mcmp, tol, rho, margin, form, bad);
+}
+EMOFAST_CLONES double gram_row_losses(double* d2r, double* lr, double nai, const double* nb, const double* ai,
+                                      const double* b, const int64_t* lb, int64_t li, int64_t j0, int64_t kb,
+                                      int64_t d, double mcmp, double tol, double rho, double margin, int64_t form,
+                                      int64_t& bad) {
+  return gram_row_losses_impl<double>(d2r, lr, nai, nb, ai, b, lb, li, j0, kb, d, mcmp, tol, rho, margin, form,
+                                      bad);
+}
+
+template <typename T>
+void forward_gemm_kernel(const at::Tensor& a_t, const at::Tensor& b_t, const int64_t* la, const int64_t* lb,
+                         T margin, int64_t form, bool upper, T* loss_pairs, T* d2w, double* row_loss,
+                         std::atomic<int64_t>& nbad) {
+  const int64_t ka = a_t.size(0), kb = b_t.size(0), d = a_t.size(1);
+  const T* a = a_t.data_ptr<T>();
+  const T* b = b_t.data_ptr<T>();
+  // Distances are translation invariant: the GEMM runs on features centred on their joint mean,
+  // which keeps the norms (and so the cancellation) at the scale of the spread, not of the offset.
+  const at::Tensor ac = at::empty({ka, d}, a_t.options().requires_grad(false));
+  const at::Tensor bc = at::empty({kb, d}, a_t.options().requires_grad(false));
+  centre_on_joint_mean(a, ka, b, kb, d, ac.data_ptr<T>(), bc.data_ptr<T>());
+  std::vector<T> na(ka), nb(kb);
+  row_norms(ac.data_ptr<T>(), ka, d, na.data());
+  row_norms(bc.data_ptr<T>(), kb, d, nb.data());
+  const T mcmp = form == kPaper ? margin : margin * margin;
+  const T tol = T(2) * T(d + 4) * std::numeric_limits<T>::epsilon();
+  const T rho = T(1) / T(32);
+  // Plain (detached) aliases: the GEMMs below run on worker threads, outside autograd.
+  const at::Tensor ad = ac, bt = bc.t();
+  const at::Tensor gram = at::from_blob(d2w, {ka, kb}, a_t.options().requires_grad(false));
+  const int64_t block_rows = gemm_block_rows(ka, kb);
+  const int64_t nblocks = (ka + block_rows - 1) / block_rows;
+  at::parallel_for(0, nblocks, 1, [&](int64_t blk0, int64_t blk1) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    int64_t bad = 0;
+    for (int64_t blk = blk0; blk < blk1; ++blk) {
+      const int64_t i0 = blk * block_rows, nr = std::min(block_rows, ka - i0);
+      at::Tensor dst = gram.narrow(0, i0, nr);
+      at::mm_out(dst, ad.narrow(0, i0, nr), bt);
+      for (int64_t r = 0; r < nr; ++r) {
+        const int64_t i = i0 + r;
+        const int64_t jstart = upper ? i + 1 : 0;
+        T* d2r = d2w + i * kb;
+        T* lr = loss_pairs ? loss_pairs + i * kb : nullptr;
+        clear_lower_triangle(d2r, lr, jstart);
+        row_loss[i] = static_cast<double>(gram_row_losses(d2r, lr, na[i], nb.data(), a + i * d, b, lb, la[i], jstart,
+                                                         kb, d, mcmp, tol, rho, margin, form, bad));
       }
     }
     if (bad) nbad += bad;
@@ -191,14 +379,25 @@ std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& a_, const at::T
   at::Tensor loss_pairs = reduction == kNone ? at::empty({ka, kb}, a.options()) : at::Tensor();
   std::vector<double> row_loss(ka, 0.0);
   std::atomic<int64_t> nbad{0};
-  const at::Tensor bt = b.t().contiguous();
-  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_cpu", [&] {
-    forward_kernel<scalar_t>(a.data_ptr<scalar_t>(), bt.data_ptr<scalar_t>(), la.data_ptr<int64_t>(),
-                             lb.data_ptr<int64_t>(), ka, kb, d, static_cast<scalar_t>(margin), form,
-                             upper, reduction == kNone ? loss_pairs.data_ptr<scalar_t>() : nullptr,
-                             need_weights ? weights.data_ptr<scalar_t>() : nullptr, row_loss.data(),
-                             nbad);
-  });
+  if (use_gemm(ka, kb, d)) {
+    // The (Ka, Kb) buffer holds a.b, then d2, then the weights (or is scratch without weights).
+    at::Tensor buf = need_weights ? weights : at::empty({ka, kb}, a.options());
+    AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_cpu_gemm", [&] {
+      forward_gemm_kernel<scalar_t>(a, b, la.data_ptr<int64_t>(), lb.data_ptr<int64_t>(),
+                                    static_cast<scalar_t>(margin), form, upper,
+                                    reduction == kNone ? loss_pairs.data_ptr<scalar_t>() : nullptr,
+                                    buf.data_ptr<scalar_t>(), row_loss.data(), nbad);
+    });
+  } else {
+    const at::Tensor bt = b.t().contiguous();
+    AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_cpu", [&] {
+      forward_kernel<scalar_t>(a.data_ptr<scalar_t>(), bt.data_ptr<scalar_t>(), la.data_ptr<int64_t>(),
+                               lb.data_ptr<int64_t>(), ka, kb, d, static_cast<scalar_t>(margin), form,
+                               upper, reduction == kNone ? loss_pairs.data_ptr<scalar_t>() : nullptr,
+                               need_weights ? weights.data_ptr<scalar_t>() : nullptr, row_loss.data(),
+                               nbad);
+    });
+  }
   TORCH_CHECK_VALUE(nbad.load() == 0, "contrastive_loss: ", nbad.load(),
               " pair(s) have a non-finite squared distance: the features contain NaN or Inf (or a "
               "distance overflows ", a.scalar_type(), ")");
