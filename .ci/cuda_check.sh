@@ -20,4 +20,20 @@ while IFS= read -r -d '' src; do
   n=$((n + 1))
 done < <(find csrc -name '*_cuda.cu' -print0 | sort -z)
 [ "$n" -gt 0 ] || { echo "cuda-check: no CUDA sources found"; exit 1; }
-echo "cuda-check: $n CUDA source(s) compiled (not run: no GPU on this machine)"
+# The host-side glue (*_cuda.cpp: ATen, CUDA streams and guards, op registration) is checked too,
+# against the installed torch's headers and the toolkit's: a syntax and type check (-fsyntax-only),
+# since the CPU wheel has no CUDA libraries to link against. The CPU wheel lacks the generated
+# c10/cuda/impl/cuda_cmake_macros.h; C10_CUDA_NO_CMAKE_CONFIGURE_FILE skips it.
+PY=${PYTHON:-python}
+CUDA_INC=${CUDA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v "$NVCC")")")")}/include
+[ -f "$CUDA_INC/cuda_runtime_api.h" ] || CUDA_INC=/usr/local/cuda/include
+TORCH_INC=$("$PY" -c "from torch.utils import cpp_extension as c; print(' '.join('-I' + p for p in c.include_paths()))")
+h=0
+while IFS= read -r -d '' src; do
+  # shellcheck disable=SC2086
+  ${CXX:-g++} -std=c++17 -fsyntax-only -Wno-c++20-extensions -Icsrc $TORCH_INC -I"$CUDA_INC" -DC10_CUDA_NO_CMAKE_CONFIGURE_FILE \
+    -DEMOFAST_WITH_CUDA "$src"
+  echo "cuda-check: host glue $src checked"
+  h=$((h + 1))
+done < <(find csrc -name '*_cuda.cpp' -print0 | sort -z)
+echo "cuda-check: $n CUDA source(s) compiled, $h host file(s) checked (not run: no GPU on this machine)"
