@@ -35,7 +35,16 @@ Conventions (the defaults follow the papers; every one is a :class:`LogMelConfig
 * **Resampling**: ``scipy.signal.resample_poly`` (polyphase FIR, Kaiser β = 5 window, scipy's default
   filter), ratio reduced by the gcd. It is exact-rate and deterministic across platforms.
 
-FFT: ``scipy.fft.rfft`` with ``workers=1`` per utterance (no hidden thread pools, GIL released).
+FFT: ``scipy.fft.rfft`` (pocketfft, float32) with ``workers=1`` (no hidden thread pools, GIL released).
+``torch.fft.rfft`` (MKL) is ~2.5x faster per frame, but importing torch takes 3-5 s on the development
+machine (numba + scipy.fft: ~0.5-1 s), which would break the ≤ 2 s first-call target, and a
+feature-extraction worker should not need torch.
+
+Data flow (what makes it fast): frames are processed in blocks of 128 (frame buffer, spectrum and power
+spectrum stay in the L2 cache; the buffer is reused); the power spectrum is stored bin-major so each
+sparse Mel band is a sum of a few whole rows vectorised over frames, floored in the same pass; one
+in-place ``log10``; Δ and ΔΔ are computed straight into each output segment (dB factor folded in), so
+no full-utterance (3, n_mels, T) array exists. Resampling filters and configurations are built once.
 
 Threads and caching: the Numba kernels are serial and release the GIL; parallelism across utterances
 and files comes from a thread pool (``workers``, default ``NUMBA_NUM_THREADS``, i.e. the core count unless
