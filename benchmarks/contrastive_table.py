@@ -133,9 +133,30 @@ def main() -> None:
             f"| {r['K']} | {fmt_t(r['emofast'])} | {fmt_t(r['reference'])} | {fmt_t(r['pml'])} | "
             f"{ratio(r['reference'], r['emofast'])} | {ratio(r['pml'], r['emofast'])} | {mem} |"
         )
+    # What the GEMM formulation of large problems buys: the same op forced onto the exact-difference
+    # kernel (EMOFAST_CONTRASTIVE_PATH=exact), and the fixed cost of autograd that bounds K=2: the
+    # cheapest op with a backward, x.sum().backward() on a 2x128 leaf.
+    print()
+    extra = {}
+    os.environ["EMOFAST_CONTRASTIVE_PATH"] = "exact"
+    try:
+        for k in (256, 1024):
+            extra[f"exact_{k}"] = time_step(make_step("emofast", k), min_time=min_time)
+    finally:
+        del os.environ["EMOFAST_CONTRASTIVE_PATH"]
+    for k in (256, 1024):
+        auto = next(r["emofast"] for r in rows if r["K"] == k)
+        print(f"K={k}: exact-difference path {fmt_t(extra[f'exact_{k}'])}, default (GEMM) path {fmt_t(auto)}: "
+              f"{extra[f'exact_{k}'] / auto:.2f}x")
+    leaf = torch.randn(2, D, requires_grad=True)
+    extra["autograd_floor"] = time_step(lambda: leaf.sum().backward(), min_time=min_time)
+    k2 = rows[0]
+    print(f"autograd floor: x.sum().backward() on a 2x{D} leaf takes {fmt_t(extra['autograd_floor'])}; "
+          f"no op with a backward can beat {k2['reference'] / extra['autograd_floor']:.1f}x the K=2 reference here "
+          f"(emofast: {ratio(k2['reference'], k2['emofast'])}, i.e. the floor + {fmt_t(k2['emofast'] - extra['autograd_floor'])})")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+            json.dump({"rows": rows, "extra": extra}, fh, indent=1)
 
 
 if __name__ == "__main__":
