@@ -777,10 +777,18 @@ def _segments_one(y: Any, sr: int, cfg: LogMelConfig, what: str) -> np.ndarray:
     y = _prepare(y, sr, cfg, cfg.segment_samples, what)
     if y is None:
         return np.zeros((0, 3, cfg.n_mels, cfg.frames), np.float32)
-    lm, scale = _log_mel(y, cfg)
     p = _plan(cfg)
     step = cfg.frames - cfg.overlap
-    n_seg = 1 + (lm.shape[1] - cfg.frames) // step
+    n_frames = 1 + (y.shape[0] - p.win) // p.hop
+    n_seg = 1 + (n_frames - cfg.frames) // step
+    if cfg.top_db is None:
+        # Frames after the last segment (plus the Δ half-width it needs as context) are dropped, so
+        # they are not computed: bit-identical, since every kept frame's Δ window lies inside the
+        # kept frames and the end-of-utterance edge rule still applies when nothing is cut. (top_db
+        # clips to the whole utterance's maximum, so it needs every frame.)
+        keep = min(n_frames, cfg.frames + step * (n_seg - 1) + cfg.delta_width // 2)
+        y = y[:(keep - 1) * p.hop + p.win]
+    lm, scale = _log_mel(y, cfg)
     out = np.empty((n_seg, 3, cfg.n_mels, cfg.frames), np.float32)
     _kernels()["segments"](lm, p.c1, p.c2, np.float32(scale), step, out)
     return out

@@ -140,6 +140,24 @@ def test_frame_blocks_do_not_change_results(monkeypatch):
     assert np.array_equal(blocked, logmel(y, 16000))
 
 
+@pytest.mark.parametrize("extra", [0, 1, 3, 4, 5, 20, 33])
+@pytest.mark.parametrize("width", [3, 9])
+def test_unused_trailing_frames_are_skipped_exactly(extra, width):
+    # logmel_segments skips the frames after the last segment (beyond the Δ context): bit-identical
+    # to computing every frame, including when the cut falls inside the Δ half-width.
+    import emofast.audio as audio
+
+    cfg = LogMelConfig(delta_width=width)
+    n_frames = cfg.frames + 2 * (cfg.frames - cfg.overlap) + extra
+    y = speechlike(16000, ((n_frames - 1) * cfg.hop_length + cfg.win_length) / 16000, seed=5)
+    lm, scale = audio._log_mel(y, cfg)
+    assert lm.shape[1] == n_frames
+    p = audio._plan(cfg)
+    full = np.empty((3, 3, cfg.n_mels, cfg.frames), np.float32)
+    audio._kernels()["segments"](lm, p.c1, p.c2, np.float32(scale), cfg.frames - cfg.overlap, full)
+    assert np.array_equal(logmel_segments(y, 16000, cfg), full)
+
+
 def test_delta9_is_n4_regression():
     x = np.random.default_rng(0).standard_normal((1, 40)).astype(np.float32)
     k = np.arange(-4, 5)
