@@ -158,6 +158,18 @@ EMOFAST_INLINE T row_losses(T* d2w, T* lr, const int64_t* lb, int64_t li, int64_
                 : row_losses_t<T, kForm, false, false>(d2w, lr, lb, li, j0, kb, margin, nbad);
 }
 
+// Squared distance of two contiguous rows, vectorised over the features.
+template <typename T>
+EMOFAST_INLINE T sqdist_exact(const T* __restrict x, const T* __restrict y, int64_t d) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t k = 0; k < d; ++k) {
+    const T t = x[k] - y[k];
+    s += t * t;
+  }
+  return s;
+}
+
 // In-batch variant: pairs j <= i do not exist; zero their weights (and losses when stored).
 template <typename T>
 inline void clear_lower_triangle(T* d2r, T* lr, int64_t jstart) {
@@ -166,7 +178,7 @@ inline void clear_lower_triangle(T* d2r, T* lr, int64_t jstart) {
 }
 
 template <typename T>
-void forward_kernel(const T* a, const T* bt, const int64_t* la, const int64_t* lb, int64_t ka, int64_t kb,
+void forward_kernel(const T* a, const T* b, const T* bt, const int64_t* la, const int64_t* lb, int64_t ka, int64_t kb,
                     int64_t d, T margin, int64_t form, bool upper, T* loss_pairs, T* weights,
                     double* row_loss, std::atomic<int64_t>& nbad) {
   constexpr int64_t kRows = 4;
@@ -181,7 +193,13 @@ void forward_kernel(const T* a, const T* bt, const int64_t* la, const int64_t* l
       const int64_t na = std::min(kRows, ka - i0);
       const int64_t j0 = upper ? i0 + 1 : 0;
       T* d2 = weights ? weights + i0 * kb : buf.data();
-      if (j0 < kb) sqdist_rows_any(a + i0 * d, na, bt, j0, kb, d, d2, kb);
+      if (j0 < kb && bt) {
+        sqdist_rows_any(a + i0 * d, na, bt, j0, kb, d, d2, kb);
+      } else {  // few columns (no transposed copy of b): one pair at a time, vectorised over D
+        for (int64_t r = 0; r < na; ++r) {
+          for (int64_t j = j0; j < kb; ++j) d2[r * kb + j] = sqdist_exact(a + (i0 + r) * d, b + j * d, d);
+        }
+      }
       for (int64_t r = 0; r < na; ++r) {
         const int64_t i = i0 + r;
         const int64_t jstart = upper ? i + 1 : 0;
@@ -229,16 +247,6 @@ inline bool use_gemm(int64_t ka, int64_t kb, int64_t d) {
   return d >= 16 && kb >= 16 && ka * kb * d >= (int64_t(1) << 22);
 }
 
-template <typename T>
-EMOFAST_INLINE T sqdist_exact(const T* __restrict x, const T* __restrict y, int64_t d) {
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t k = 0; k < d; ++k) {
-    const T t = x[k] - y[k];
-    s += t * t;
-  }
-  return s;
-}
 
 template <typename T>
 void row_norms(const T* x, int64_t n, int64_t d, T* out) {
@@ -389,9 +397,12 @@ std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& a_, const at::T
                                     buf.data_ptr<scalar_t>(), row_loss.data(), nbad);
     });
   } else {
-    const at::Tensor bt = b.t().contiguous();
+    // b transposed (D, Kb) feeds the vector kernel; with few columns (the papers' K=2) the copy
+    // would cost more than it saves.
+    const at::Tensor bt = kb >= 16 ? b.t().contiguous() : at::Tensor();
     AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_cpu", [&] {
-      forward_kernel<scalar_t>(a.data_ptr<scalar_t>(), bt.data_ptr<scalar_t>(), la.data_ptr<int64_t>(),
+      forward_kernel<scalar_t>(a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(),
+                               bt.defined() ? bt.data_ptr<scalar_t>() : nullptr, la.data_ptr<int64_t>(),
                                lb.data_ptr<int64_t>(), ka, kb, d, static_cast<scalar_t>(margin), form,
                                upper, reduction == kNone ? loss_pairs.data_ptr<scalar_t>() : nullptr,
                                need_weights ? weights.data_ptr<scalar_t>() : nullptr, row_loss.data(),
