@@ -109,7 +109,7 @@ def test_in_batch_parity(k, d, form, reduction, seed):
 
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_gradcheck_float64(form, reduction):
+def test_gradcheck_float64(form, reduction, cpu_path):
     a, b, la, lb = _batch(6, 5, 4, 2, torch.float64, seed=3)
     a.requires_grad_(True)
     b.requires_grad_(True)
@@ -128,7 +128,7 @@ def test_gradcheck_in_batch(form):
 @pytest.mark.parametrize("upper", [False, True])
 @pytest.mark.parametrize("reduction", [0, 1, 2])
 @pytest.mark.parametrize("form", [0, 1])
-def test_opcheck(form, reduction, upper):
+def test_opcheck(form, reduction, upper, cpu_path):
     a, b, la, lb = _batch(4, 4, 3, 2, torch.float64, seed=5)
     a.requires_grad_(True)
     b.requires_grad_(True)
