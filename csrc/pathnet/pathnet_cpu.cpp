@@ -81,32 +81,39 @@ EMOFAST_CLONES int64_t add_bias_row_f64(double* z, const double* b, int64_t n) {
 inline int64_t add_bias_row_any(float* z, const float* b, int64_t n) { return add_bias_row_f32(z, b, n); }
 inline int64_t add_bias_row_any(double* z, const double* b, int64_t n) { return add_bias_row_f64(z, b, n); }
 
-// o[h] = k * sum over the active modules m of relu(z[m*H + h]), h < H.
+// o[h] = k * sum over the active modules act[0..n) of relu(z[m*H + h]), h < H.
 template <typename T>
-EMOFAST_INLINE void relu_mix_row(const T* __restrict z, const uint8_t* __restrict sel, T k, T* __restrict o,
-                                 int64_t M, int64_t H) {
+EMOFAST_INLINE void relu_mix_row(const T* __restrict z, const int64_t* __restrict act, int64_t n, T k,
+                                 T* __restrict o, int64_t H) {
   for (int64_t h = 0; h < H; ++h) o[h] = T(0);
-  for (int64_t m = 0; m < M; ++m) {
-    if (!sel[m]) continue;
-    const T* __restrict zm = z + m * H;
+  for (int64_t i = 0; i < n; ++i) {
+    const T* __restrict zm = z + act[i] * H;
 #pragma omp simd
     for (int64_t h = 0; h < H; ++h) o[h] += zm[h] > T(0) ? zm[h] : T(0);
   }
 #pragma omp simd
   for (int64_t h = 0; h < H; ++h) o[h] *= k;
 }
-EMOFAST_CLONES void relu_mix_row_f32(const float* z, const uint8_t* sel, float k, float* o, int64_t M, int64_t H) {
-  relu_mix_row(z, sel, k, o, M, H);
+EMOFAST_CLONES void relu_mix_row_f32(const float* z, const int64_t* act, int64_t n, float k, float* o, int64_t H) {
+  relu_mix_row(z, act, n, k, o, H);
 }
-EMOFAST_CLONES void relu_mix_row_f64(const double* z, const uint8_t* sel, double k, double* o, int64_t M,
+EMOFAST_CLONES void relu_mix_row_f64(const double* z, const int64_t* act, int64_t n, double k, double* o,
                                      int64_t H) {
-  relu_mix_row(z, sel, k, o, M, H);
+  relu_mix_row(z, act, n, k, o, H);
 }
-inline void relu_mix_row_any(const float* z, const uint8_t* sel, float k, float* o, int64_t M, int64_t H) {
-  relu_mix_row_f32(z, sel, k, o, M, H);
+inline void relu_mix_row_any(const float* z, const int64_t* act, int64_t n, float k, float* o, int64_t H) {
+  relu_mix_row_f32(z, act, n, k, o, H);
 }
-inline void relu_mix_row_any(const double* z, const uint8_t* sel, double k, double* o, int64_t M, int64_t H) {
-  relu_mix_row_f64(z, sel, k, o, M, H);
+inline void relu_mix_row_any(const double* z, const int64_t* act, int64_t n, double k, double* o, int64_t H) {
+  relu_mix_row_f64(z, act, n, k, o, H);
+}
+
+// Indices of the selected modules of sel[0..M), in order (the kernels loop over these rather than
+// branching on every module: the masks are random, so those branches mispredict).
+inline void active_list(const uint8_t* sel, int64_t M, std::vector<int64_t>& act) {
+  act.clear();
+  for (int64_t m = 0; m < M; ++m)
+    if (sel[m]) act.push_back(m);
 }
 
 // d[m*H + h] = sel[m] ? g[h] * k * (z[m*H + h] > 0) : 0.
@@ -172,9 +179,17 @@ template <typename T>
 void relu_mix_kernel(const T* z, const uint8_t* mask, const T* inv_k, T* out, int64_t P, int64_t G, int64_t R,
                      int64_t M, int64_t H) {
   at::parallel_for(0, P * R, grain_rows(P * R, M * H), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> act;
+    act.reserve(M);
+    int64_t cur = -1;
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t p = row / R, r = row % R;
-      relu_mix_row_any(z + ((G == 1 ? 0 : p) * R + r) * M * H, mask + p * M, inv_k[p], out + row * H, M, H);
+      if (p != cur) {
+        active_list(mask + p * M, M, act);
+        cur = p;
+      }
+      relu_mix_row_any(z + ((G == 1 ? 0 : p) * R + r) * M * H, act.data(), static_cast<int64_t>(act.size()),
+                       inv_k[p], out + row * H, H);
     }
   });
 }
@@ -239,9 +254,9 @@ EMOFAST_INLINE void narrow_module(const T* __restrict a, int64_t lda, int64_t in
 
 // Rows [r0, r1) of pathway p, output columns [c0, c0 + NV*L) (NV*L >= the valid ones).
 template <typename T, int RB, int NV>
-EMOFAST_INLINE void narrow_rows(const T* a, const T* wp, const T* bp, const uint8_t* sel, T k, T* z, T* out,
-                                int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H, int64_t HP, int64_t c0,
-                                typename Vec<T>::V& chk) {
+EMOFAST_INLINE void narrow_rows(const T* a, const T* wp, const T* bp, const int64_t* act, int64_t nact, T k, T* z,
+                                T* out, int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H, int64_t HP,
+                                int64_t c0, typename Vec<T>::V& chk) {
   typedef typename Vec<T>::V V;
   constexpr int64_t L = Vec<T>::L;
   const int64_t nvalid = H - c0;
@@ -251,8 +266,8 @@ EMOFAST_INLINE void narrow_rows(const T* a, const T* wp, const T* bp, const uint
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) o[i][j] = V{};
-    for (int64_t m = 0; m < M; ++m) {
-      if (!sel[m]) continue;
+    for (int64_t ia = 0; ia < nact; ++ia) {
+      const int64_t m = act[ia];
       narrow_module<T, RB, NV>(a + r * in, in, in, wp + m * in * HP + c0, HP, bp + m * HP + c0, o, chk,
                                z ? z + r * M * H + m * H + c0 : nullptr, M * H, nvalid);
     }
@@ -270,26 +285,36 @@ EMOFAST_INLINE bool narrow_pathway(const T* a, const T* wp, const T* bp, const u
                                    int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H, int64_t HP) {
   typedef typename Vec<T>::V V;
   constexpr int64_t L = Vec<T>::L;
+  int64_t small[64];
+  std::vector<int64_t> big;
+  int64_t* act = small;
+  if (M > 64) {
+    big.resize(M);
+    act = big.data();
+  }
+  int64_t nact = 0;
+  for (int64_t m = 0; m < M; ++m)
+    if (sel[m]) act[nact++] = m;
   V chk = {};
   for (int64_t c0 = 0; c0 < H; c0 += 4 * L) {
     const int64_t nv = std::min<int64_t>(4, (HP - c0) / L);
     const int64_t rb = r0 + (r1 - r0) / 4 * 4;
     switch (nv) {
       case 1:
-        narrow_rows<T, 4, 1>(a, wp, bp, sel, k, z, out, r0, rb, in, M, H, HP, c0, chk);
-        narrow_rows<T, 1, 1>(a, wp, bp, sel, k, z, out, rb, r1, in, M, H, HP, c0, chk);
+        narrow_rows<T, 4, 1>(a, wp, bp, act, nact, k, z, out, r0, rb, in, M, H, HP, c0, chk);
+        narrow_rows<T, 1, 1>(a, wp, bp, act, nact, k, z, out, rb, r1, in, M, H, HP, c0, chk);
         break;
       case 2:
-        narrow_rows<T, 4, 2>(a, wp, bp, sel, k, z, out, r0, rb, in, M, H, HP, c0, chk);
-        narrow_rows<T, 1, 2>(a, wp, bp, sel, k, z, out, rb, r1, in, M, H, HP, c0, chk);
+        narrow_rows<T, 4, 2>(a, wp, bp, act, nact, k, z, out, r0, rb, in, M, H, HP, c0, chk);
+        narrow_rows<T, 1, 2>(a, wp, bp, act, nact, k, z, out, rb, r1, in, M, H, HP, c0, chk);
         break;
       case 3:
-        narrow_rows<T, 4, 3>(a, wp, bp, sel, k, z, out, r0, rb, in, M, H, HP, c0, chk);
-        narrow_rows<T, 1, 3>(a, wp, bp, sel, k, z, out, rb, r1, in, M, H, HP, c0, chk);
+        narrow_rows<T, 4, 3>(a, wp, bp, act, nact, k, z, out, r0, rb, in, M, H, HP, c0, chk);
+        narrow_rows<T, 1, 3>(a, wp, bp, act, nact, k, z, out, rb, r1, in, M, H, HP, c0, chk);
         break;
       default:
-        narrow_rows<T, 4, 4>(a, wp, bp, sel, k, z, out, r0, rb, in, M, H, HP, c0, chk);
-        narrow_rows<T, 1, 4>(a, wp, bp, sel, k, z, out, rb, r1, in, M, H, HP, c0, chk);
+        narrow_rows<T, 4, 4>(a, wp, bp, act, nact, k, z, out, r0, rb, in, M, H, HP, c0, chk);
+        narrow_rows<T, 1, 4>(a, wp, bp, act, nact, k, z, out, rb, r1, in, M, H, HP, c0, chk);
         break;
     }
   }
