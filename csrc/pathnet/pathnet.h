@@ -335,9 +335,9 @@ inline at::Tensor backward_impl(Backend& be, const char* op, const at::Tensor& g
     const int64_t in = w.size(1);
     const bool shared = l == 0 && plan.shared;
     const at::Tensor& Z = saved[l];
-    at::Tensor dZ = at::zeros({P, B, M * H}, x.options());
+    at::Tensor dZ = at::empty({P, B, M * H}, x.options());  // relu_mix_backward writes every element
     be.relu_mix_backward(g, Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), dZ);
-    const at::Tensor D = shared ? dZ.sum(0) : dZ.view({P * B, M * H});
+    const at::Tensor D = shared ? (P == 1 ? dZ.select(0, 0) : dZ.sum(0)) : dZ.view({P * B, M * H});
     const at::Tensor a_in = l == 0 ? (shared ? x : x.view({P * B, in})) : saved[L + l - 1].view({P * B, in});
     // Modules receiving parameter updates: active in some pathway and not frozen.
     std::vector<uint8_t> wsel(M);

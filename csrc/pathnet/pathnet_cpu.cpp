@@ -116,36 +116,33 @@ inline void active_list(const uint8_t* sel, int64_t M, std::vector<int64_t>& act
     if (sel[m]) act.push_back(m);
 }
 
-// d[m*H + h] = sel[m] ? g[h] * k * (z[m*H + h] > 0) : 0.
+// d[m*H + h] = g[h] * k * (z[m*H + h] > 0) for the active modules act[0..n), 0 for the others.
 template <typename T>
-EMOFAST_INLINE void relu_mix_backward_row(const T* __restrict g, const T* __restrict z, const uint8_t* __restrict sel,
-                                          T k, T* __restrict d, int64_t M, int64_t H) {
-  for (int64_t m = 0; m < M; ++m) {
-    T* __restrict dm = d + m * H;
-    if (!sel[m]) {
-      for (int64_t h = 0; h < H; ++h) dm[h] = T(0);
-      continue;
-    }
-    const T* __restrict zm = z + m * H;
+EMOFAST_INLINE void relu_mix_backward_row(const T* __restrict g, const T* __restrict z, const int64_t* __restrict act,
+                                          int64_t n, T k, T* __restrict d, int64_t M, int64_t H) {
+  std::fill(d, d + M * H, T(0));
+  for (int64_t i = 0; i < n; ++i) {
+    T* __restrict dm = d + act[i] * H;
+    const T* __restrict zm = z + act[i] * H;
 #pragma omp simd
     for (int64_t h = 0; h < H; ++h) dm[h] = zm[h] > T(0) ? g[h] * k : T(0);
   }
 }
-EMOFAST_CLONES void relu_mix_backward_row_f32(const float* g, const float* z, const uint8_t* sel, float k, float* d,
-                                              int64_t M, int64_t H) {
-  relu_mix_backward_row(g, z, sel, k, d, M, H);
+EMOFAST_CLONES void relu_mix_backward_row_f32(const float* g, const float* z, const int64_t* act, int64_t n, float k,
+                                              float* d, int64_t M, int64_t H) {
+  relu_mix_backward_row(g, z, act, n, k, d, M, H);
 }
-EMOFAST_CLONES void relu_mix_backward_row_f64(const double* g, const double* z, const uint8_t* sel, double k,
-                                              double* d, int64_t M, int64_t H) {
-  relu_mix_backward_row(g, z, sel, k, d, M, H);
+EMOFAST_CLONES void relu_mix_backward_row_f64(const double* g, const double* z, const int64_t* act, int64_t n,
+                                              double k, double* d, int64_t M, int64_t H) {
+  relu_mix_backward_row(g, z, act, n, k, d, M, H);
 }
-inline void relu_mix_backward_row_any(const float* g, const float* z, const uint8_t* sel, float k, float* d,
-                                      int64_t M, int64_t H) {
-  relu_mix_backward_row_f32(g, z, sel, k, d, M, H);
+inline void relu_mix_backward_row_any(const float* g, const float* z, const int64_t* act, int64_t n, float k,
+                                      float* d, int64_t M, int64_t H) {
+  relu_mix_backward_row_f32(g, z, act, n, k, d, M, H);
 }
-inline void relu_mix_backward_row_any(const double* g, const double* z, const uint8_t* sel, double k, double* d,
-                                      int64_t M, int64_t H) {
-  relu_mix_backward_row_f64(g, z, sel, k, d, M, H);
+inline void relu_mix_backward_row_any(const double* g, const double* z, const int64_t* act, int64_t n, double k,
+                                      double* d, int64_t M, int64_t H) {
+  relu_mix_backward_row_f64(g, z, act, n, k, d, M, H);
 }
 
 template <typename T>
@@ -198,10 +195,17 @@ template <typename T>
 void relu_mix_backward_kernel(const T* grad, const T* z, const uint8_t* mask, const T* inv_k, T* dz, int64_t P,
                               int64_t G, int64_t R, int64_t M, int64_t H) {
   at::parallel_for(0, P * R, grain_rows(P * R, M * H), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> act;
+    act.reserve(M);
+    int64_t cur = -1;
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t p = row / R, r = row % R;
-      relu_mix_backward_row_any(grad + row * H, z + ((G == 1 ? 0 : p) * R + r) * M * H, mask + p * M, inv_k[p],
-                                dz + row * M * H, M, H);
+      if (p != cur) {
+        active_list(mask + p * M, M, act);
+        cur = p;
+      }
+      relu_mix_backward_row_any(grad + row * H, z + ((G == 1 ? 0 : p) * R + r) * M * H, act.data(),
+                                static_cast<int64_t>(act.size()), inv_k[p], dz + row * M * H, M, H);
     }
   });
 }
