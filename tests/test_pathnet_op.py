@@ -140,6 +140,35 @@ def test_non_finite_in_deeper_layer(shared):
         pathnet(x, weights, biases, path)
 
 
+@pytest.mark.parametrize("merged", [True, False])
+def test_split_gemms_over_threads(merged):
+    """Layer-1 GEMMs big enough to be shared out over two threads (runs cut between them): forward,
+    gradients and the fused SGD step still match the reference."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        P, B, L, M, H, IN = 3, 64, 2, 7, 20, 1100
+        leaves, weights, biases = make_stack(L, M, H, IN, merged=merged, seed=43)
+        x = torch.randn(B, IN, dtype=torch.float64, requires_grad=True)
+        path = torch.tensor([[[0, 1, 2], [0, 1, 1]], [[2, 3, 5], [2, 4, 6]], [[6, 6, 1], [3, 3, 3]]])
+        frozen = torch.zeros(L, M, dtype=torch.bool)
+        frozen[0, 3] = True
+        assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-9)
+        with torch.no_grad():
+            ws = [w.detach().clone() for w in weights]
+            bs = [b.detach().clone() for b in biases]
+            out, saved = pathnet_forward_train(x.detach(), ws, bs, path)
+            grad = torch.randn_like(out)
+            _, gw, gb = pathnet_backward(grad, x.detach(), ws, bs, path, frozen, saved)
+            want = [w - 0.01 * g for w, g in zip(ws, gw)]
+            pathnet_sgd_(grad, x.detach(), ws, bs, path, frozen, saved, 0.01)
+            for a, b in zip(ws, want):
+                torch.testing.assert_close(a, b)
+            assert torch.equal(ws[0][3], weights[0][3].detach()) and torch.equal(ws[0][4], weights[0][4].detach())
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_repeated_genes_collapse():
     leaves, weights, biases = make_stack(2, 5, 3, 4, seed=7)
     x = torch.randn(6, 4, dtype=torch.float64)
