@@ -31,16 +31,18 @@ from emofast.ops.pathnet import pathnet, pathnet_reference  # noqa: E402
 
 
 def timeit_interleaved(fns: dict, repeats: int, warmup: int = 2) -> dict:
-    """Median ms of each callable, calling them in turn every round so that all of them see the same
-    load on a shared machine (the ratios between them are what the table reports)."""
+    """Median ms of each callable, calling them in turn every round (in a rotating order) so that all
+    of them see the same load on a shared machine (the ratios between them are what the table
+    reports)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     ts = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
+    keys = list(fns)
+    for r in range(repeats):
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:  # rotate: no case always follows the same one
             t0 = time.perf_counter()
-            fn()
+            fns[k]()
             ts[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) * 1e3 for k, v in ts.items()}
 

@@ -11,7 +11,9 @@
 // backward) are the only device kernels, behind the Backend interface below.
 //  * Layer 1 with a shared input (B, in): ONE GEMM per run of consecutive modules in the UNION of
 //    the population's active modules (a single GEMM when the weights use the merged layout below and
-//    the union is contiguous), then every pathway mixes its own modules' columns.
+//    the union is contiguous), then every pathway mixes its own modules' columns. On CPU the runs'
+//    columns are shared out over the intra-op threads, one single-threaded GEMM per share
+//    (for_runs_split), and so are the weight updates of the backward.
 //  * Per-pathway inputs (P, B, in) with small `in` (deeper layers, in = H): the P*B rows are
 //    stacked and multiplied by the union's columns in one GEMM per run.
 //  * Per-pathway inputs with large `in`: one GEMM per (pathway, run of its own modules).
