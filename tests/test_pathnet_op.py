@@ -40,16 +40,16 @@ def grads_or_zero(outputs, inputs, grad_outputs):
     return [torch.zeros_like(i) if g is None else g for g, i in zip(gs, inputs)]
 
 
-def assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-10):
+def assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-10, rtol=1e-7):
     out = pathnet(x, weights, biases, path, frozen)
     ref = pathnet_reference(x, weights, biases, path, frozen)
-    torch.testing.assert_close(out, ref, atol=atol, rtol=1e-7)
+    torch.testing.assert_close(out, ref, atol=atol, rtol=rtol)
     go = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1))
     inputs = [x] + leaves + biases
     got = grads_or_zero(out, inputs, go)
     want = grads_or_zero(ref, inputs, go)
     for a, b in zip(got, want):
-        torch.testing.assert_close(a, b, atol=atol, rtol=1e-7)
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
     return out, got
 
 
@@ -108,6 +108,65 @@ def test_float32_parity():
     path = torch.randint(0, 6, (4, 3, 4), generator=torch.Generator().manual_seed(2))
     out, _ = assert_parity(x, leaves, weights, biases, path, None, atol=1e-5)
     assert out.dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("H", [1, 8, 17, 20, 33, 70])
+@pytest.mark.parametrize("shared", [True, False])
+def test_parity_vector_widths(dtype, H, shared):
+    """The CPU kernel of the narrow layers works on whole vectors of output units (16 float32 / 8
+    float64 lanes, up to 4 vectors at a time) and on blocks of 4 rows: widths that are not a
+    multiple of the vector, several chunks, and row tails."""
+    P, B, L, M, IN = 3, 7, 3, 5, 9
+    leaves, weights, biases = make_stack(L, M, H, IN, dtype=dtype, seed=H)
+    x = torch.randn((B, IN) if shared else (P, B, IN), dtype=dtype, requires_grad=True)
+    path = torch.randint(0, M, (P, L, 3), generator=torch.Generator().manual_seed(H))
+    tol = dict(atol=1e-5, rtol=1e-5) if dtype == torch.float32 else dict(atol=1e-10, rtol=1e-7)
+    assert_parity(x, leaves, weights, biases, path, None, **tol)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_non_finite_in_deeper_layer(shared):
+    """A NaN in an active module of a deeper layer raises; one in a module no pathway uses does not."""
+    _, weights, biases = make_stack(3, 4, 20, 6, dtype=torch.float32, seed=41, requires_grad=False)
+    x = torch.randn((5, 6) if shared else (2, 5, 6))
+    path = torch.tensor([[[0, 1], [1, 2], [0, 0]], [[2, 3], [1, 1], [3, 3]]])
+    biases[1] = biases[1].clone()
+    biases[1][3, 7] = float("nan")  # module 3 of layer 1 is unused
+    pathnet(x, weights, biases, path)
+    biases[2] = biases[2].clone()
+    biases[2][3, 19] = float("inf")  # module 3 of layer 2 is pathway 1's: 5 rows x 1 unit
+    with pytest.raises(RuntimeError, match="5 non-finite pre-activation.*layer 2"):
+        pathnet(x, weights, biases, path)
+
+
+@pytest.mark.parametrize("merged", [True, False])
+def test_split_gemms_over_threads(merged):
+    """Layer-1 GEMMs big enough to be shared out over two threads (runs cut between them): forward,
+    gradients and the fused SGD step still match the reference."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        P, B, L, M, H, IN = 3, 64, 2, 7, 20, 1100
+        leaves, weights, biases = make_stack(L, M, H, IN, merged=merged, seed=43)
+        x = torch.randn(B, IN, dtype=torch.float64, requires_grad=True)
+        path = torch.tensor([[[0, 1, 2], [0, 1, 1]], [[2, 3, 5], [2, 4, 6]], [[6, 6, 1], [3, 3, 3]]])
+        frozen = torch.zeros(L, M, dtype=torch.bool)
+        frozen[0, 3] = True
+        assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-9)
+        with torch.no_grad():
+            ws = [w.detach().clone() for w in weights]
+            bs = [b.detach().clone() for b in biases]
+            out, saved = pathnet_forward_train(x.detach(), ws, bs, path)
+            grad = torch.randn_like(out)
+            _, gw, gb = pathnet_backward(grad, x.detach(), ws, bs, path, frozen, saved)
+            want = [w - 0.01 * g for w, g in zip(ws, gw)]
+            pathnet_sgd_(grad, x.detach(), ws, bs, path, frozen, saved, 0.01)
+            for a, b in zip(ws, want):
+                torch.testing.assert_close(a, b)
+            assert torch.equal(ws[0][3], weights[0][3].detach()) and torch.equal(ws[0][4], weights[0][4].detach())
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_repeated_genes_collapse():

@@ -11,7 +11,9 @@
 // backward) are the only device kernels, behind the Backend interface below.
 //  * Layer 1 with a shared input (B, in): ONE GEMM per run of consecutive modules in the UNION of
 //    the population's active modules (a single GEMM when the weights use the merged layout below and
-//    the union is contiguous), then every pathway mixes its own modules' columns.
+//    the union is contiguous), then every pathway mixes its own modules' columns. On CPU the runs'
+//    columns are shared out over the intra-op threads, one single-threaded GEMM per share
+//    (for_runs_split), and so are the weight updates of the backward.
 //  * Per-pathway inputs (P, B, in) with small `in` (deeper layers, in = H): the P*B rows are
 //    stacked and multiplied by the union's columns in one GEMM per run.
 //  * Per-pathway inputs with large `in`: one GEMM per (pathway, run of its own modules).
@@ -24,6 +26,8 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <c10/util/Exception.h>
 
 #include <cstdint>
@@ -205,6 +209,51 @@ inline std::vector<std::pair<int64_t, int64_t>> runs(const uint8_t* sel, int64_t
   return out;
 }
 
+// Multiply-adds above which the GEMMs of a layer's runs are spread over the intra-op threads.
+constexpr int64_t kSplitGemmWork = int64_t(1) << 22;
+
+// Calls f(m0, r) for every run, on CPU with the modules shared out over the intra-op threads:
+// each thread gets one contiguous share of ~total/T modules (runs cut where needed) and runs its
+// GEMMs single-threaded, so there is one fork/join per layer. MKL's own threading of these
+// skinny GEMMs (64 rows, K = 12288, a few hundred columns) synchronises its threads inside the
+// call, which on this shared 2-core machine cost more than the split: same run, loaded, the
+// 64x12288 @ 12288x400 GEMM as two single-threaded halves took 10.3-14.0 ms against 13.4-20.6 ms
+// threaded by MKL (min-median). Only for calls writing disjoint modules (no accumulation).
+template <typename F>
+inline void for_runs_split(const std::vector<std::pair<int64_t, int64_t>>& rs, bool cpu, int64_t work_per_module,
+                           const F& f) {
+  int64_t total = 0;
+  for (const auto& pr : rs) total += pr.second;
+  const int64_t T = cpu ? std::min<int64_t>(at::get_num_threads(), total) : 1;
+  if (T <= 1 || total * work_per_module < kSplitGemmWork || at::in_parallel_region()) {
+    for (const auto& [m0, r] : rs) f(m0, r);
+    return;
+  }
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> parts(T);
+  int64_t t = 0, filled = 0;
+  for (auto [m0, r] : rs) {
+    while (r > 0) {
+      const int64_t quota = (total * (t + 1)) / T - filled;  // modules still owed to part t
+      const int64_t take = std::min(r, quota);
+      if (take > 0) {
+        parts[t].emplace_back(m0, take);
+        m0 += take;
+        r -= take;
+        filled += take;
+      }
+      if ((total * (t + 1)) / T == filled && t + 1 < T) ++t;
+    }
+  }
+  // The workers run the ATen calls with the caller's thread-local state (below autograd, grad
+  // mode), as the calling thread would.
+  const at::ThreadLocalState tls;
+  at::parallel_for(0, T, 1, [&](int64_t t0, int64_t t1) {
+    at::ThreadLocalStateGuard guard(tls);
+    for (int64_t i = t0; i < t1; ++i)
+      for (const auto& [m0, r] : parts[i]) f(m0, r);
+  });
+}
+
 inline int64_t Backend::narrow_layer(const at::Tensor& A, const at::Tensor& w, const at::Tensor& bias,
                                      const at::Tensor& mask, const at::Tensor& union_mask, const uint8_t* uni,
                                      const at::Tensor& inv_k, at::Tensor Z, at::Tensor& out) {
@@ -241,11 +290,10 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
     if (shared) {
       Z = at::zeros({1, B, M * H}, x.options());
       at::Tensor z2 = Z.select(0, 0);
-      for (auto [m0, r] : runs(plan.uni[l].data(), M, merge))
-      {
+      for_runs_split(runs(plan.uni[l].data(), M, merge), x.is_cpu(), B * in * H, [&](int64_t m0, int64_t r) {
         at::Tensor dst = z2.narrow(1, m0 * H, r * H);
         at::mm_out(dst, a, run_view(w, m0, r));
-      }
+      });
       gmask = plan.union_dev.select(0, l);
     } else if (in > kStackedMaxIn) {
       Z = at::zeros({P, B, M * H}, x.options());
@@ -335,9 +383,9 @@ inline at::Tensor backward_impl(Backend& be, const char* op, const at::Tensor& g
     const int64_t in = w.size(1);
     const bool shared = l == 0 && plan.shared;
     const at::Tensor& Z = saved[l];
-    at::Tensor dZ = at::zeros({P, B, M * H}, x.options());
+    at::Tensor dZ = at::empty({P, B, M * H}, x.options());  // relu_mix_backward writes every element
     be.relu_mix_backward(g, Z, plan.mask_dev.select(0, l), plan.inv_k_dev.select(0, l), dZ);
-    const at::Tensor D = shared ? dZ.sum(0) : dZ.view({P * B, M * H});
+    const at::Tensor D = shared ? (P == 1 ? dZ.select(0, 0) : dZ.sum(0)) : dZ.view({P * B, M * H});
     const at::Tensor a_in = l == 0 ? (shared ? x : x.view({P * B, in})) : saved[L + l - 1].view({P * B, in});
     // Modules receiving parameter updates: active in some pathway and not frozen.
     std::vector<uint8_t> wsel(M);
@@ -358,17 +406,18 @@ inline at::Tensor backward_impl(Backend& be, const char* op, const at::Tensor& g
     db.mul_(notfrozen.select(0, l).unsqueeze(1));
     if (lr) {
       at::Tensor wl = w;  // in-place update through a view of the caller's tensor
-      for (auto [m0, r] : runs(wsel.data(), M, merge))
+      for_runs_split(runs(wsel.data(), M, merge), x.is_cpu(), D.size(0) * in * H, [&](int64_t m0, int64_t r) {
         run_view(wl, m0, r).addmm_(a_in.t(), D.narrow(1, m0 * H, r * H), 1.0, -*lr);
+      });
       at::Tensor bl = biases[l];
       bl.sub_(db, *lr);
     } else {
       at::Tensor gw = at::zeros_like(w);
       const bool gmerge = merge && gw.strides() == w.strides();
-      for (auto [m0, r] : runs(wsel.data(), M, gmerge)) {
+      for_runs_split(runs(wsel.data(), M, gmerge), x.is_cpu(), D.size(0) * in * H, [&](int64_t m0, int64_t r) {
         at::Tensor dst = run_view(gw, m0, r);
         at::mm_out(dst, a_in.t(), D.narrow(1, m0 * H, r * H));
-      }
+      });
       (*grad_w)[l] = gw;
       (*grad_b)[l] = db;
     }

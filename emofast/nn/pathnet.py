@@ -229,20 +229,22 @@ class PathNet(nn.Module):
         biases = list(self.biases)
         with torch.no_grad():
             out, saved = pathnet_forward_train(x, weights, biases, mask)
-        feat = out.detach().requires_grad_(True)
-        hw = head.weight.detach().requires_grad_(train_head)
-        hb = head.bias.detach().requires_grad_(train_head)
-        with torch.enable_grad():
-            logits = F.linear(feat, hw, hb)
-            p, b, c = logits.shape
+            p, b, h = out.shape
+            c = head.weight.shape[0]
             if int(y.min()) < 0 or int(y.max()) >= c:
                 raise ValueError(f"PathNet.train_step: labels must lie in [0, {c}), got [{int(y.min())}, {int(y.max())}]")
-            losses = F.cross_entropy(logits.reshape(p * b, c), y.repeat(p), reduction="none").view(p, b).mean(1)
-            grads = torch.autograd.grad(losses.sum(), [feat, hw, hb] if train_head else [feat])
-        with torch.no_grad():
+            # Head, loss and its gradients written out (no autograd graph: ~0.3 ms less per step on
+            # one thread). d(sum_p mean_b CE)/d logits = (softmax - onehot(y)) / b.
+            feat = out.view(p * b, h)
+            logits = torch.addmm(head.bias, feat, head.weight.t())
+            logp = torch.log_softmax(logits, dim=1)
+            yy = y.repeat(p).unsqueeze(1)
+            losses = -logp.gather(1, yy).view(p, b).mean(1)
+            dlogits = logp.exp_().scatter_add_(1, yy, torch.full_like(yy, -1, dtype=logp.dtype)).div_(b)
+            grad_feat = torch.mm(dlogits, head.weight).view(p, b, h)
             if train_head:
-                head.weight.sub_(grads[1], alpha=lr)
-                head.bias.sub_(grads[2], alpha=lr)
-            pathnet_sgd_(grads[0], x, weights, biases, mask, self.frozen, saved, lr)
-            correct = (logits.detach().argmax(-1) == y).sum(1)
-        return losses.detach(), correct
+                head.weight.sub_(torch.mm(dlogits.t(), feat), alpha=lr)
+                head.bias.sub_(dlogits.sum(0), alpha=lr)
+            pathnet_sgd_(grad_feat, x, weights, biases, mask, self.frozen, saved, lr)
+            correct = (logits.argmax(1).view(p, b) == y).sum(1)
+        return losses, correct
