@@ -9,6 +9,7 @@
 // ATen's GEMM.
 #include "contrastive/contrastive.h"
 #include "contrastive/contrastive_generic.h"
+#include "common/cpu_features.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Functions.h>
@@ -29,12 +30,6 @@ namespace emofast {
 namespace contrastive {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define EMOFAST_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EMOFAST_CLONES
-#endif
-#define EMOFAST_INLINE inline __attribute__((always_inline))
 
 // out[r * ldo + j] = ||a_r - b_j||^2 for r < na (na <= 4) and j in [j0, kb), from b transposed
 // (bt is D x kb). Vectorised across j (lanes = different b rows), 4 rows of a at a time, so there

@@ -3,6 +3,7 @@
 // at::parallel_for over rows, contiguous inner loops over the H units of a module. GEMMs are
 // ATen's (MKL here), called by the driver.
 #include "pathnet/pathnet.h"
+#include "common/cpu_features.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -18,12 +19,6 @@ namespace emofast {
 namespace pathnet {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define EMOFAST_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EMOFAST_CLONES
-#endif
-#define EMOFAST_INLINE inline __attribute__((always_inline))
 
 // Element-wise work (scalar operations) below which a kernel stays on the calling thread. These
 // passes take tens of microseconds on this problem's shapes; an OpenMP region around them costs a
