@@ -63,3 +63,26 @@ def test_evolve_store_errors(tmp_path, capsys):
                                            "--out", str(tmp_path / "o")])
     _store(tmp_path / "s", "tgtcorpus", 6, 0)
     assert "other" in err(["evolve", "--store", str(tmp_path / "s"), "--target", "other", "--out", str(tmp_path / "o")])
+
+
+def test_evolve_fold_indices_match_full_run(tmp_path):
+    """``--fold-indices`` runs only the chosen folds (1-based), each with the seed it has in a full run,
+    so a fold run alone reproduces that fold of the full run (source pathway included)."""
+    from emofast.cli import main
+
+    _store(tmp_path / "st", "tgtcorpus", 12, 0)
+    _store(tmp_path / "st", "srccorpus", 12, 100)
+    common = ["evolve", "--store", str(tmp_path / "st"), "--target", "tgtcorpus", "--source", "srccorpus",
+              "--protocol", "kfold", "--folds", "3", "--generations", "2", "--population", "4",
+              "--min-steps", "2", "--no-curves"]
+    assert main(common + ["--out", str(tmp_path / "full")]) == 0
+    assert main(common + ["--fold-indices", "3", "2", "--out", str(tmp_path / "sel")]) == 0
+    full = json.loads((tmp_path / "full" / "pathnet.json").read_text())
+    sel = json.loads((tmp_path / "sel" / "pathnet.json").read_text())
+    assert [fd["fold"] for fd in full["folds"]] == [0, 1, 2]
+    assert [fd["fold"] for fd in sel["folds"]] == [1, 2] and sel["n_folds"] == 2
+    for fd in sel["folds"]:
+        ref = full["folds"][fd["fold"]]
+        for key in ("scratch", "transfer", "fixed_modules", "target_best", "source_best_fitness"):
+            assert fd[key] == ref[key], key
+    assert main(common + ["--fold-indices", "4", "--out", str(tmp_path / "bad")]) == 1

@@ -37,6 +37,9 @@ def register(subparsers) -> None:
                    help="kfold by utterance, leave-one-speaker-out, or the papers' leaky segment split")
     p.add_argument("--folds", type=int, default=5, help="k of kfold/segment (default 5)")
     p.add_argument("--max-folds", type=int, default=None, help="evaluate only the first folds")
+    p.add_argument("--fold-indices", type=int, nargs="+", default=None, metavar="I",
+                   help="evaluate only these folds, 1-based in the protocol's fold order (LOSO: sorted "
+                        "speakers); each keeps its own seed, so runs of disjoint folds can be pooled")
     p.add_argument("--generations", type=int, default=200)
     p.add_argument("--population", type=int, default=20)
     p.add_argument("--mode", choices=["sequential", "parallel"], default="sequential")
@@ -103,7 +106,9 @@ def run(args) -> int:
                        steps_per_epoch=args.steps_per_epoch, min_steps=args.min_steps, mode=args.mode, tournaments=args.tournaments,
                        boundary=args.boundary, mutate=args.mutate).validate()
     res = scratch_vs_transfer(X, seg_y, groups, utt_y, speakers, sources=sources, protocol=args.protocol,
-                              k=args.folds, max_folds=args.max_folds, config=cfg, seed=args.seed,
+                              k=args.folds, max_folds=args.max_folds,
+                              fold_indices=None if args.fold_indices is None else [i - 1 for i in args.fold_indices],
+                              config=cfg, seed=args.seed,
                               curves=not args.no_curves, progress=True)
     os.makedirs(args.out, exist_ok=True)
     res["classes"] = classes

@@ -83,6 +83,7 @@ def scratch_vs_transfer(
     protocol: str = "kfold",
     k: int = 5,
     max_folds: int | None = None,
+    fold_indices: Sequence[int] | None = None,
     config: EvolveConfig = EvolveConfig(),
     seed: int = 0,
     curves: bool = True,
@@ -104,6 +105,10 @@ def scratch_vs_transfer(
         "segment" is the papers' leaky segment-level split.
     k, max_folds : int
         Folds of "kfold"/"segment"; ``max_folds`` evaluates only the first folds.
+    fold_indices : sequence of int, optional
+        Evaluate only these folds (0-based, in the protocol's fold order; applied after
+        ``max_folds``). Each fold keeps the seed of its index (``seed * 1000 + index``), so a fold run
+        alone gives the same result as in a full run and runs of disjoint folds can be pooled.
     config : EvolveConfig
         Same for source, target and scratch runs.
     seed : int
@@ -125,6 +130,12 @@ def scratch_vs_transfer(
     splits = _splits(protocol, utt_labels, speakers, seg_labels, k, seed)
     if max_folds is not None:
         splits = splits[:max_folds]
+    indices = list(range(len(splits)))
+    if fold_indices is not None:
+        indices = sorted({int(i) for i in fold_indices})
+        bad = [i for i in indices if not 0 <= i < len(splits)]
+        if bad or not indices:
+            raise ValueError(f"fold_indices {list(fold_indices)} out of range: {protocol} has {len(splits)} fold(s)")
     src = None
     if sources:
         Xs = np.concatenate([_flat(s[0]) for s in sources])
@@ -132,7 +143,8 @@ def scratch_vs_transfer(
         src = Stage("source", _standardizer(Xs)(Xs), ys, int(ys.max()) + 1)
     t0 = time.perf_counter()
     folds = []
-    for f, (tr, te) in enumerate(splits):
+    for f in indices:
+        tr, te = splits[f]
         if protocol == "segment":
             seg_tr, seg_te = np.asarray(tr), np.asarray(te)
         else:
