@@ -486,10 +486,20 @@ std::tuple<at::Tensor, at::Tensor> backward_large(const at::Tensor& grad, const 
     centre_on_joint_mean(a.data_ptr<T>(), ka, b.data_ptr<T>(), kb, d, ac.data_ptr<T>(), bc.data_ptr<T>());
     std::vector<double> rs(ka), cs(kb, 0.0);
     row_and_column_sums(g.data_ptr<T>(), ka, kb, rs.data(), cs.data());
-    at::mm_out(ga, g, bc);
-    at::mm_out(gb, g.t(), ac);
-    finish_gradient(ga.data_ptr<T>(), ac.data_ptr<T>(), rs.data(), ka, d, static_cast<T>(c));
-    finish_gradient(gb.data_ptr<T>(), bc.data_ptr<T>(), cs.data(), kb, d, static_cast<T>(c));
+    // The two gradients are independent: one single-threaded GEMM (and its scaling) per thread. BLAS's
+    // own threading of one (K, K) x (K, D) product scales poorly at these sizes here.
+    at::parallel_for(0, 2, 1, [&](int64_t t0, int64_t t1) {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      for (int64_t t = t0; t < t1; ++t) {
+        if (t == 0) {
+          at::mm_out(ga, g, bc);
+          finish_gradient(ga.data_ptr<T>(), ac.data_ptr<T>(), rs.data(), ka, d, static_cast<T>(c));
+        } else {
+          at::mm_out(gb, g.t(), ac);
+          finish_gradient(gb.data_ptr<T>(), bc.data_ptr<T>(), cs.data(), kb, d, static_cast<T>(c));
+        }
+      }
+    });
   });
   return {ga, gb};
 }
