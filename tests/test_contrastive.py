@@ -186,6 +186,13 @@ def test_parity_both_paths(cpu_path, ka, kb, d, form, reduction, dtype, offset, 
     _check_parity(a, b, la, lb, margin=margin, form=form, reduction=reduction)
 
 
+def test_large_backward_with_huge_hadsell_weights():
+    # Found by hypothesis in CI: D=1, margin 115, so Hadsell negatives at d << m have weights
+    # -(m - d)/2d in the thousands; the GEMM form of the backward would cancel.
+    a, b, la, lb = _batch(390, 389, 1, 3, torch.float32, seed=0)
+    _check_parity(a, b, la, lb, margin=115.0, form="hadsell", reduction="mean")
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("form", FORMS)
 def test_gemm_path_hinge_decided_by_exact_distance(monkeypatch, dtype, form):
