@@ -440,19 +440,24 @@ void backward_small(const T* g, bool g_is_matrix, const T* w, const T* a, const 
   }
 }
 
-// Row and column sums of a (n, m) matrix in one pass, accumulated in double.
+// Row and column sums of a (n, m) matrix G in one pass, accumulated in double; returns the largest
+// magnitude in W (the weights, of the same shape; G itself for a reduced loss).
 template <typename T>
-void row_and_column_sums(const T* G, int64_t n, int64_t m, double* rs, double* __restrict cs) {
+T row_and_column_sums(const T* G, const T* W, int64_t n, int64_t m, double* rs, double* __restrict cs) {
+  T wmax = 0;
   for (int64_t i = 0; i < n; ++i) {
     const T* gi = G + i * m;
+    const T* wi = W + i * m;
     double s = 0.0;
-#pragma omp simd reduction(+ : s)
+#pragma omp simd reduction(+ : s) reduction(max : wmax)
     for (int64_t j = 0; j < m; ++j) {
       s += gi[j];
       cs[j] += gi[j];
+      wmax = std::max(wmax, std::abs(wi[j]));
     }
     rs[i] = s;
   }
+  return wmax;
 }
 
 // out = c * (diag(sums) xc - out), row by row (out holds G @ the other side's centred features).
@@ -472,20 +477,24 @@ void finish_gradient(T* out, const T* xc, const double* sums, int64_t n, int64_t
 // Backward of large problems on CPU: the maths of backward_gemm (centred features, see
 // contrastive_generic.h) with everything but the two GEMMs in a few fused loops; a dozen small ATen
 // calls around the GEMMs cost ~0.2 ms at K=256 (measured), as much as one of the GEMMs.
-std::tuple<at::Tensor, at::Tensor> backward_large(const at::Tensor& grad, const at::Tensor& weights,
-                                                  const at::Tensor& a, const at::Tensor& b, int64_t reduction,
-                                                  double scale) {
+bool backward_large(const at::Tensor& grad, const at::Tensor& weights, const at::Tensor& a, const at::Tensor& b,
+                    int64_t reduction, double scale, at::Tensor& ga, at::Tensor& gb) {
   const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);
   const auto opts = a.options().requires_grad(false);
   const at::Tensor ac = at::empty({ka, d}, opts), bc = at::empty({kb, d}, opts);
   const at::Tensor g = reduction == kNone ? at::mul(weights, grad).contiguous() : weights;
   const double c = 2.0 * scale * (reduction == kNone ? 1.0 : grad.item<double>());
-  at::Tensor ga = at::empty({ka, d}, opts), gb = at::empty({kb, d}, opts);
+  ga = at::empty({ka, d}, opts);
+  gb = at::empty({kb, d}, opts);
+  bool declined = false;
   AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_backward_cpu", [&] {
     using T = scalar_t;
-    centre_on_joint_mean(a.data_ptr<T>(), ka, b.data_ptr<T>(), kb, d, ac.data_ptr<T>(), bc.data_ptr<T>());
     std::vector<double> rs(ka), cs(kb, 0.0);
-    row_and_column_sums(g.data_ptr<T>(), ka, kb, rs.data(), cs.data());
+    if (row_and_column_sums(g.data_ptr<T>(), weights.data_ptr<T>(), ka, kb, rs.data(), cs.data()) > T(8)) {
+      declined = true;
+      return;
+    }
+    centre_on_joint_mean(a.data_ptr<T>(), ka, b.data_ptr<T>(), kb, d, ac.data_ptr<T>(), bc.data_ptr<T>());
     // The two gradients are independent: one single-threaded GEMM (and its scaling) per thread. BLAS's
     // own threading of one (K, K) x (K, D) product scales poorly at these sizes here.
     at::parallel_for(0, 2, 1, [&](int64_t t0, int64_t t1) {
@@ -501,7 +510,7 @@ std::tuple<at::Tensor, at::Tensor> backward_large(const at::Tensor& grad, const 
       }
     });
   });
-  return {ga, gb};
+  return !declined;
 }
 
 std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cpu(const at::Tensor& grad_,
@@ -515,9 +524,15 @@ std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cpu(const at::Tenso
   const double scale = reduction == kMean ? 1.0 / static_cast<double>(num_pairs(ka, kb, upper)) : 1.0;
   // The GEMM form diag(rowsum G) a - G b cancels when some weights are huge (Hadsell negatives at
   // d << m: w = -(m - d) / 2d), while each pair's term w (a_i - b_j) stays bounded. Weights of the
-  // paper form are at most 1/2 in magnitude; above 8 the exact per-pair loop is used.
-  if (ka * kb * d <= (int64_t(1) << 17) || weights.abs().max().item<double>() > 8.0) {
-    at::Tensor ga = at::empty_like(a), gb = at::empty_like(b);
+  // paper form are at most 1/2 in magnitude; backward_large declines (returns false) when one
+  // exceeds 8, and the exact per-pair loop runs instead.
+  at::Tensor ga, gb;
+  if (ka * kb * d > (int64_t(1) << 17) && backward_large(grad, weights, a, b, reduction, scale, ga, gb)) {
+    return {ga, gb};
+  }
+  {
+    ga = at::empty_like(a);
+    gb = at::empty_like(b);
     AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_backward_cpu", [&] {
       backward_small<scalar_t>(grad.data_ptr<scalar_t>(), reduction == kNone, weights.data_ptr<scalar_t>(),
                                a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), ka, kb, d,
@@ -525,7 +540,6 @@ std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cpu(const at::Tenso
     });
     return {ga, gb};
   }
-  return backward_large(grad, weights, a, b, reduction, scale);
 }
 
 at::Tensor contrastive_loss_cpu(const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,
