@@ -12,24 +12,16 @@ namespace contrastive {
 // grad_a = 2 (diag(rowsum G) a - G b), grad_b = 2 (diag(colsum G) b - G^T a), G = scale * grad * w.
 // Both are invariant to translating a and b together, so they are evaluated on features centred on
 // their joint mean: with features far from the origin (ReLU outputs, say) the two terms would
-// otherwise cancel. A reduced loss's scalar gradient goes into the GEMMs' alpha/beta: no (Ka, Kb) copy.
+// otherwise cancel. Used by the CUDA kernel; the CPU has a fused version (backward_large).
 inline std::tuple<at::Tensor, at::Tensor> backward_gemm(const at::Tensor& grad, const at::Tensor& weights,
                                                         const at::Tensor& a, const at::Tensor& b,
                                                         int64_t reduction, double scale) {
   const at::Tensor centre = at::add(a.sum(0), b.sum(0)).div_(static_cast<double>(a.size(0) + b.size(0)));
   const at::Tensor ac = at::sub(a, centre), bc = at::sub(b, centre);
-  at::Tensor g = weights;
-  at::Scalar c = 2.0 * scale;
-  if (reduction == kNone) {
-    g = at::mul(weights, grad);
-  } else if (grad.is_cpu()) {
-    c = 2.0 * scale * grad.item<double>();
-  } else {
-    g = at::mul(weights, grad.reshape({}));
-  }
-  const at::Scalar minus_c = -c.toDouble();
-  at::Tensor ga = at::addmm(at::mul(ac, g.sum(1, /*keepdim=*/true)), g, bc, /*beta=*/c, /*alpha=*/minus_c);
-  at::Tensor gb = at::addmm(at::mul(bc, g.sum(0).unsqueeze(1)), g.t(), ac, /*beta=*/c, /*alpha=*/minus_c);
+  const at::Tensor g = at::mul(weights, reduction == kNone ? grad : grad.reshape({}));
+  const double c = 2.0 * scale;
+  at::Tensor ga = at::addmm(at::mul(ac, g.sum(1, /*keepdim=*/true)), g, bc, /*beta=*/c, /*alpha=*/-c);
+  at::Tensor gb = at::addmm(at::mul(bc, g.sum(0).unsqueeze(1)), g.t(), ac, /*beta=*/c, /*alpha=*/-c);
   return {ga, gb};
 }
 
