@@ -28,9 +28,11 @@ TORCH_LIBRARY(emofast, m) {
   m.def(
       "contrastive_loss_forward(Tensor a, Tensor b, Tensor labels_a, Tensor labels_b, float margin, "
       "int form, int reduction, bool upper) -> (Tensor, Tensor)");
+  // The labels let the CPU kernel apply the positive pairs (weight 1/2 each) through per-class sums
+  // of the features in O((Ka + Kb) D) instead of a (Ka, Kb) x (Kb, D) product.
   m.def(
-      "contrastive_loss_backward(Tensor grad, Tensor weights, Tensor a, Tensor b, int reduction, "
-      "bool upper) -> (Tensor, Tensor)");
+      "contrastive_loss_backward(Tensor grad, Tensor weights, Tensor a, Tensor b, Tensor labels_a, "
+      "Tensor labels_b, int reduction, bool upper) -> (Tensor, Tensor)");
   // Batched masked-module PathNet (csrc/pathnet/pathnet.h): L layers of M modules, weights[l]
   // (M, in_l, H), biases[l] (M, H); path a bool mask (P, L, M) or an integer genotype (P, L, N);
   // x (B, in) shared by all pathways or (P, B, in); output (P, B, H), each layer the mean of its

@@ -84,7 +84,7 @@ def test_parity_extreme_shapes(ka, kb, d, form):
     _check_parity(a, b, la, lb, margin=2.0 * d if form == "paper" else math.sqrt(2.0 * d), form=form, reduction="mean")
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     k=st.integers(2, 300),
     d=st.integers(1, 64),
@@ -92,7 +92,7 @@ def test_parity_extreme_shapes(ka, kb, d, form):
     reduction=st.sampled_from(REDUCTIONS),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_in_batch_parity(k, d, form, reduction, seed):
+def test_in_batch_parity(cpu_path, k, d, form, reduction, seed):
     x, _, labels, _ = _batch(k, 1, d, 3, torch.float64, seed)
     x1 = x.clone().requires_grad_(True)
     x2 = x.clone().requires_grad_(True)
@@ -119,7 +119,7 @@ def test_gradcheck_float64(form, reduction, cpu_path):
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_gradcheck_in_batch(form):
+def test_gradcheck_in_batch(form, cpu_path):
     x, _, labels, _ = _batch(7, 1, 3, 2, torch.float64, seed=4)
     x.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: contrastive_loss_in_batch(x, labels, margin=6.0, form=form), (x,))
@@ -142,7 +142,7 @@ def test_opcheck_forward_and_backward_ops():
     torch.library.opcheck(torch.ops.emofast.contrastive_loss_forward.default, (a, b, la, lb, 9.0, 0, 1, False))
     _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 1, False)
     torch.library.opcheck(
-        torch.ops.emofast.contrastive_loss_backward.default, (torch.tensor(1.0), w, a, b, 1, False)
+        torch.ops.emofast.contrastive_loss_backward.default, (torch.tensor(1.0), w, a, b, la, lb, 1, False)
     )
 
 
@@ -158,9 +158,18 @@ def test_large_backward_uses_gemm_path_and_matches():
 # that both are checked on every shape.
 
 
-@pytest.fixture(params=["exact", "gemm"])
+# The backward has three CPU forms: the exact per-pair loop ("pairs"), the GEMM form ("gemm") and,
+# for reduced losses, per-class sums for the positive pairs plus the active negatives pair by pair
+# ("classes"); EMOFAST_CONTRASTIVE_BACKWARD forces one. The fixture runs a forward path with each
+# backward it is paired with in practice, and the class-sum backward after both forwards.
+CPU_PATHS = [("exact", "pairs"), ("gemm", "gemm"), ("gemm", "classes"), ("exact", "classes")]
+
+
+@pytest.fixture(params=CPU_PATHS, ids=["+".join(p) for p in CPU_PATHS])
 def cpu_path(request, monkeypatch):
-    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", request.param)
+    forward, backward = request.param
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", forward)
+    monkeypatch.setenv("EMOFAST_CONTRASTIVE_BACKWARD", backward)
     return request.param
 
 
@@ -184,6 +193,40 @@ def test_parity_both_paths(cpu_path, ka, kb, d, form, reduction, dtype, offset, 
     typical = 2.0 * d * spread**2
     margin = typical if form == "paper" else math.sqrt(typical)
     _check_parity(a, b, la, lb, margin=margin, form=form, reduction=reduction)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("form", FORMS)
+def test_class_sum_backward_sparse_negatives(form, upper):
+    # The benchmark's regime (K=256, D=128, margin 1, randn features): no negative pair is inside the
+    # margin, so the default backward is all per-class sums; features far from the origin check the
+    # centring of those sums. Labels are arbitrary int64 values, not 0..C-1.
+    g = torch.Generator().manual_seed(21)
+    a = 1000.0 + torch.randn(256, 128, generator=g, dtype=torch.float64)
+    b = a.clone() if upper else 1000.0 + torch.randn(250, 128, generator=g, dtype=torch.float64)
+    values = torch.tensor([-(2**62), -7, 0, 3, 10**12, 2**62])
+    la = values[torch.randint(0, 6, (256,), generator=g)]
+    lb = la.clone() if upper else values[torch.randint(0, 6, (250,), generator=g)]
+    for dtype in (torch.float64, torch.float32):
+        if upper:
+            x1 = a.to(dtype).clone().requires_grad_(True)
+            x2 = a.to(dtype).clone().requires_grad_(True)
+            out = contrastive_loss_in_batch(x1, la, margin=1.0, form=form)
+            ref = contrastive_loss_in_batch_reference(x2, la, margin=1.0, form=form)
+            _close(out, ref)
+            out.backward()
+            ref.backward()
+            _close(x1.grad, x2.grad)
+        else:
+            _check_parity(a.to(dtype), b.to(dtype), la, lb, margin=1.0, form=form, reduction="sum")
+
+
+def test_class_sum_backward_single_class_and_distinct_classes(cpu_path):
+    # One class (every pair positive) and all-distinct labels (no pair positive, all negatives active).
+    a, b, _, _ = _batch(40, 33, 16, 1, torch.float64, seed=22)
+    same_a, same_b = torch.full((40,), 5), torch.full((33,), 5)
+    _check_parity(a, b, same_a, same_b, margin=1.0, form="paper", reduction="mean")
+    _check_parity(a, b, torch.arange(40), torch.arange(100, 133), margin=1e3, form="hadsell", reduction="mean")
 
 
 def test_large_backward_with_huge_hadsell_weights():

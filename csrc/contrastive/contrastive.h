@@ -54,8 +54,13 @@ inline void check_forward_inputs(const at::Tensor& a, const at::Tensor& b, const
   }
 }
 
-inline void check_backward_inputs(const at::Tensor& grad, const at::Tensor& weights,
-                                  const at::Tensor& a, const at::Tensor& b, int64_t reduction) {
+inline void check_backward_inputs(const at::Tensor& grad, const at::Tensor& weights, const at::Tensor& a,
+                                  const at::Tensor& b, const at::Tensor& la, const at::Tensor& lb,
+                                  int64_t reduction) {
+  TORCH_CHECK(la.scalar_type() == at::kLong && lb.scalar_type() == at::kLong && la.dim() == 1 && lb.dim() == 1 &&
+                  la.size(0) == a.size(0) && lb.size(0) == b.size(0),
+              "contrastive_loss_backward: labels must be int64 of shapes (", a.size(0), ",) and (", b.size(0),
+              ",), got ", la.scalar_type(), " ", la.sizes(), " and ", lb.scalar_type(), " ", lb.sizes());
   TORCH_CHECK(weights.dim() == 2 && weights.size(0) == a.size(0) && weights.size(1) == b.size(0),
               "contrastive_loss_backward: weights must have shape (Ka, Kb) = (", a.size(0), ", ",
               b.size(0), "), got ", weights.sizes(),

@@ -27,14 +27,15 @@ std::tuple<at::Tensor, at::Tensor> call_forward(const at::Tensor& a, const at::T
 }
 
 std::tuple<at::Tensor, at::Tensor> call_backward(const at::Tensor& grad, const at::Tensor& weights,
-                                                 const at::Tensor& a, const at::Tensor& b, int64_t reduction,
-                                                 bool upper) {
+                                                 const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,
+                                                 const at::Tensor& lb, int64_t reduction, bool upper) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("emofast::contrastive_loss_backward", "")
                        .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                                 const at::Tensor&, const at::Tensor&,
                                                                  const at::Tensor&, const at::Tensor&, int64_t,
                                                                  bool)>();
-  return op.call(grad, weights, a, b, reduction, upper);
+  return op.call(grad, weights, a, b, la, lb, reduction, upper);
 }
 
 class ContrastiveLossFunction : public torch::autograd::Function<ContrastiveLossFunction> {
@@ -44,7 +45,7 @@ class ContrastiveLossFunction : public torch::autograd::Function<ContrastiveLoss
                             int64_t reduction, bool upper) {
     at::AutoDispatchBelowADInplaceOrView guard;
     auto [loss, weights] = call_forward(a, b, la, lb, margin, form, reduction, upper);
-    ctx->save_for_backward({a, b, weights});
+    ctx->save_for_backward({a, b, weights, la, lb});
     ctx->saved_data["reduction"] = reduction;
     ctx->saved_data["upper"] = upper;
     return loss;
@@ -52,7 +53,7 @@ class ContrastiveLossFunction : public torch::autograd::Function<ContrastiveLoss
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    auto [ga, gb] = call_backward(grads[0], saved[2], saved[0], saved[1], ctx->saved_data["reduction"].toInt(),
+    auto [ga, gb] = call_backward(grads[0], saved[2], saved[0], saved[1], saved[3], saved[4], ctx->saved_data["reduction"].toInt(),
                                   ctx->saved_data["upper"].toBool());
     return {ga, gb, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }

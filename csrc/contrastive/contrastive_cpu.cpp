@@ -513,33 +513,209 @@ bool backward_large(const at::Tensor& grad, const at::Tensor& weights, const at:
   return !declined;
 }
 
+// ---- Backward of a reduced loss through per-class sums -------------------------------------------
+//
+// With a scalar upstream gradient every positive pair has the same weight (1/2), so the positive part
+// of grad_a_i = 2c sum_j w_ij (a_i - b_j) is c (n_i a_i - S_i): n_i the number of b rows sharing a_i's
+// label and S_i their sum. Per-class sums cost O((Ka + Kb) D), not a (Ka, Kb) x (Kb, D) product; for
+// the in-batch variant (pairs i < j) running sums over the rows in order give the same. Only the active
+// negative pairs (w < 0: inside the margin) remain, and they are usually few: each is applied exactly,
+// pair by pair, so large Hadsell weights cannot cancel. When more than 1/kDenseNegatives of the pairs
+// are active negatives the dense GEMM backward is faster and takes over.
+constexpr int64_t kDenseNegatives = 16;
+
+// Per-row counts of active negative pairs (negative weights) of the (n, m) weight matrix.
+template <typename T>
+int64_t count_negatives(const T* w, int64_t n, int64_t m, int32_t* per_row) {
+  std::atomic<int64_t> total{0};
+  at::parallel_for(0, n, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, m)),
+                   [&](int64_t r0, int64_t r1) {
+                     int64_t local = 0;
+                     for (int64_t r = r0; r < r1; ++r) {
+                       const T* wr = w + r * m;
+                       int32_t c = 0;
+#pragma omp simd reduction(+ : c)
+                       for (int64_t j = 0; j < m; ++j) c += wr[j] < T(0) ? 1 : 0;
+                       per_row[r] = c;
+                       local += c;
+                     }
+                     total += local;
+                   });
+  return total.load();
+}
+
+// Dense class ids of two label vectors (shared numbering; -1 never occurs).
+inline int64_t class_ids(const int64_t* la, int64_t ka, const int64_t* lb, int64_t kb, std::vector<int32_t>& ia,
+                         std::vector<int32_t>& ib) {
+  std::vector<int64_t> u(la, la + ka);
+  u.insert(u.end(), lb, lb + kb);
+  std::sort(u.begin(), u.end());
+  u.erase(std::unique(u.begin(), u.end()), u.end());
+  const auto id = [&](int64_t v) { return static_cast<int32_t>(std::lower_bound(u.begin(), u.end(), v) - u.begin()); };
+  ia.resize(ka);
+  ib.resize(kb);
+  for (int64_t i = 0; i < ka; ++i) ia[i] = id(la[i]);
+  for (int64_t j = 0; j < kb; ++j) ib[j] = id(lb[j]);
+  return static_cast<int64_t>(u.size());
+}
+
+// out_r = c (n x_r - S) for one row, with x_r centred on mu; S accumulated in double.
+template <typename T>
+EMOFAST_INLINE void positive_row(T* __restrict out, const T* __restrict x, const T* __restrict mu,
+                                 const double* __restrict s, double n, double c, int64_t d) {
+#pragma omp simd
+  for (int64_t k = 0; k < d; ++k) out[k] = static_cast<T>(c * (n * static_cast<double>(x[k] - mu[k]) - s[k]));
+}
+
+template <typename T>
+EMOFAST_INLINE void add_centred(double* __restrict s, const T* __restrict x, const T* __restrict mu, int64_t d) {
+#pragma omp simd
+  for (int64_t k = 0; k < d; ++k) s[k] += static_cast<double>(x[k] - mu[k]);
+}
+
+// Gradient of the positive pairs of one side: out_i = c sum over partners p of i (x_i - y_p), the
+// partners being the rows of y with i's class (all of them, or only p > i / p < i in-batch).
+// order: 0 all partners, +1 partners after i, -1 partners before i.
+template <typename T>
+void positive_side(T* out, const T* x, const int32_t* cx, int64_t nx, const T* y, const int32_t* cy, int64_t ny,
+                   int64_t d, const T* mu, int64_t nclass, double c, int order) {
+  std::vector<double> sums(static_cast<size_t>(nclass * d), 0.0), counts(nclass, 0.0);
+  if (order == 0) {
+    for (int64_t p = 0; p < ny; ++p) {
+      add_centred(sums.data() + cy[p] * d, y + p * d, mu, d);
+      counts[cy[p]] += 1.0;
+    }
+    for (int64_t i = 0; i < nx; ++i)
+      positive_row(out + i * d, x + i * d, mu, sums.data() + cx[i] * d, counts[cx[i]], c, d);
+    return;
+  }
+  // In-batch: walk the rows so that the sums hold exactly the partners p > i (order +1, backwards)
+  // or p < i (order -1, forwards) when row i is finished.
+  for (int64_t step = 0; step < nx; ++step) {
+    const int64_t i = order > 0 ? nx - 1 - step : step;
+    positive_row(out + i * d, x + i * d, mu, sums.data() + cx[i] * d, counts[cx[i]], c, d);
+    if (i < ny) {
+      add_centred(sums.data() + cy[i] * d, y + i * d, mu, d);
+      counts[cy[i]] += 1.0;
+    }
+  }
+}
+
+// Adds the active negative pairs (w_ij < 0) exactly: t = 2c w_ij (a_i - b_j) to grad_a_i, -t to grad_b_j.
+template <typename T>
+EMOFAST_INLINE void add_negative_pair(T* __restrict gai, T* __restrict gbj, const T* __restrict ai,
+                                      const T* __restrict bj, T t, int64_t d) {
+#pragma omp simd
+  for (int64_t k = 0; k < d; ++k) {
+    const T v = t * (ai[k] - bj[k]);
+    gai[k] += v;
+    gbj[k] -= v;
+  }
+}
+
+// Returns false (and leaves ga, gb undefined) when the active negatives are too many and `force` is
+// not set: the dense backward is faster then.
+bool backward_classes(const at::Tensor& grad, const at::Tensor& weights, const at::Tensor& a, const at::Tensor& b,
+                      const at::Tensor& la, const at::Tensor& lb, bool upper, double scale, bool force,
+                      at::Tensor& ga, at::Tensor& gb) {
+  const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);
+  std::vector<int32_t> negs(ka);
+  bool declined = false;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_backward_classes", [&] {
+    using T = scalar_t;
+    const T* w = weights.data_ptr<T>();
+    const int64_t nneg = count_negatives(w, ka, kb, negs.data());
+    if (!force && nneg * kDenseNegatives > ka * kb) {
+      declined = true;
+      return;
+    }
+    const double c = scale * grad.item<double>();
+    const T* pa = a.data_ptr<T>();
+    const T* pb = b.data_ptr<T>();
+    // Centre on the joint mean (rounded to T, so that x - mu is exact for rows near it): the
+    // per-class sums then cancel no more than the pairwise differences do.
+    std::vector<double> mean(d, 0.0);
+    for (const auto& [x, n] : {std::pair<const T*, int64_t>{pa, ka}, std::pair<const T*, int64_t>{pb, kb}}) {
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t k = 0; k < d; ++k) mean[k] += x[r * d + k];
+    }
+    std::vector<T> mu(d);
+    for (int64_t k = 0; k < d; ++k) mu[k] = static_cast<T>(mean[k] / static_cast<double>(ka + kb));
+    std::vector<int32_t> ca, cb;
+    const int64_t nclass = class_ids(la.data_ptr<int64_t>(), ka, lb.data_ptr<int64_t>(), kb, ca, cb);
+    ga = at::empty({ka, d}, a.options().requires_grad(false));
+    gb = at::empty({kb, d}, a.options().requires_grad(false));
+    T* pga = ga.data_ptr<T>();
+    T* pgb = gb.data_ptr<T>();
+    // grad_a from the b rows of the same class (after i in-batch), grad_b from the a rows (before j).
+    at::parallel_for(0, 2, 1, [&](int64_t s0, int64_t s1) {
+      for (int64_t side = s0; side < s1; ++side) {
+        if (side == 0) {
+          positive_side(pga, pa, ca.data(), ka, pb, cb.data(), kb, d, mu.data(), nclass, c, upper ? 1 : 0);
+        } else {
+          positive_side(pgb, pb, cb.data(), kb, pa, ca.data(), ka, d, mu.data(), nclass, c, upper ? -1 : 0);
+        }
+      }
+    });
+    if (nneg == 0) return;
+    const T t2c = static_cast<T>(2.0 * c);
+    for (int64_t i = 0; i < ka; ++i) {
+      if (negs[i] == 0) continue;
+      const T* wi = w + i * kb;
+      for (int64_t j = 0; j < kb; ++j) {
+        if (wi[j] < T(0)) add_negative_pair(pga + i * d, pgb + j * d, pa + i * d, pb + j * d, t2c * wi[j], d);
+      }
+    }
+  });
+  return !declined;
+}
+
+// Which backward to use: EMOFAST_CONTRASTIVE_BACKWARD=pairs|gemm|classes forces one (tests run all
+// of them; "classes" applies to reduced losses only); otherwise it is chosen by size and density.
+enum class BackwardPath { kAuto, kPairs, kGemm, kClasses };
+inline BackwardPath forced_backward_path() {
+  if (const char* path = std::getenv("EMOFAST_CONTRASTIVE_BACKWARD")) {
+    if (std::strcmp(path, "pairs") == 0) return BackwardPath::kPairs;
+    if (std::strcmp(path, "gemm") == 0) return BackwardPath::kGemm;
+    if (std::strcmp(path, "classes") == 0) return BackwardPath::kClasses;
+  }
+  return BackwardPath::kAuto;
+}
+
 std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cpu(const at::Tensor& grad_,
                                                                  const at::Tensor& weights_,
                                                                  const at::Tensor& a_, const at::Tensor& b_,
+                                                                 const at::Tensor& la_, const at::Tensor& lb_,
                                                                  int64_t reduction, bool upper) {
-  check_backward_inputs(grad_, weights_, a_, b_, reduction);
+  check_backward_inputs(grad_, weights_, a_, b_, la_, lb_, reduction);
   const at::Tensor a = a_.contiguous(), b = b_.contiguous();
   const at::Tensor grad = grad_.contiguous(), weights = weights_.contiguous();
   const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);
   const double scale = reduction == kMean ? 1.0 / static_cast<double>(num_pairs(ka, kb, upper)) : 1.0;
+  const BackwardPath path = forced_backward_path();
+  const bool large = ka * kb * d > (int64_t(1) << 17);
+  at::Tensor ga, gb;
+  if (reduction != kNone && (path == BackwardPath::kClasses || (path == BackwardPath::kAuto && large)) &&
+      backward_classes(grad, weights, a, b, la_.contiguous(), lb_.contiguous(), upper, scale,
+                       path == BackwardPath::kClasses, ga, gb)) {
+    return {ga, gb};
+  }
   // The GEMM form diag(rowsum G) a - G b cancels when some weights are huge (Hadsell negatives at
   // d << m: w = -(m - d) / 2d), while each pair's term w (a_i - b_j) stays bounded. Weights of the
   // paper form are at most 1/2 in magnitude; backward_large declines (returns false) when one
   // exceeds 8, and the exact per-pair loop runs instead.
-  at::Tensor ga, gb;
-  if (ka * kb * d > (int64_t(1) << 17) && backward_large(grad, weights, a, b, reduction, scale, ga, gb)) {
+  if ((path == BackwardPath::kGemm || (path != BackwardPath::kPairs && large)) &&
+      backward_large(grad, weights, a, b, reduction, scale, ga, gb)) {
     return {ga, gb};
   }
-  {
-    ga = at::empty_like(a);
-    gb = at::empty_like(b);
-    AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_backward_cpu", [&] {
-      backward_small<scalar_t>(grad.data_ptr<scalar_t>(), reduction == kNone, weights.data_ptr<scalar_t>(),
-                               a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), ka, kb, d,
-                               static_cast<scalar_t>(scale), ga.data_ptr<scalar_t>(), gb.data_ptr<scalar_t>());
-    });
-    return {ga, gb};
-  }
+  ga = at::empty_like(a);
+  gb = at::empty_like(b);
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "contrastive_loss_backward_cpu", [&] {
+    backward_small<scalar_t>(grad.data_ptr<scalar_t>(), reduction == kNone, weights.data_ptr<scalar_t>(),
+                             a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), ka, kb, d,
+                             static_cast<scalar_t>(scale), ga.data_ptr<scalar_t>(), gb.data_ptr<scalar_t>());
+  });
+  return {ga, gb};
 }
 
 at::Tensor contrastive_loss_cpu(const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,

@@ -54,8 +54,9 @@ std::tuple<at::Tensor, at::Tensor> contrastive_loss_forward_cuda(const at::Tenso
 
 std::tuple<at::Tensor, at::Tensor> contrastive_loss_backward_cuda(const at::Tensor& grad, const at::Tensor& weights,
                                                                   const at::Tensor& a, const at::Tensor& b,
+                                                                  const at::Tensor& la, const at::Tensor& lb,
                                                                   int64_t reduction, bool upper) {
-  check_backward_inputs(grad, weights, a, b, reduction);
+  check_backward_inputs(grad, weights, a, b, la, lb, reduction);
   const c10::cuda::CUDAGuard guard(a.device());
   const int64_t ka = a.size(0), kb = b.size(0);
   const double scale = reduction == kMean ? 1.0 / static_cast<double>(num_pairs(ka, kb, upper)) : 1.0;

@@ -183,7 +183,7 @@ def _contrastive_loss_forward_fake(a, b, labels_a, labels_b, margin, form, reduc
 
 
 @torch.library.register_fake("emofast::contrastive_loss_backward")
-def _contrastive_loss_backward_fake(grad, weights, a, b, reduction, upper):
+def _contrastive_loss_backward_fake(grad, weights, a, b, labels_a, labels_b, reduction, upper):
     return torch.empty_like(a), torch.empty_like(b)
 
 
