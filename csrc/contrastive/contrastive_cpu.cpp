@@ -243,42 +243,65 @@ inline bool use_gemm(int64_t ka, int64_t kb, int64_t d) {
 }
 
 
+// Column sums of n rows (accumulated in double, in row order) and centred copies with their squared
+// norms, compiled per instruction set.
 template <typename T>
-void row_norms(const T* x, int64_t n, int64_t d, T* out) {
-  at::parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = x + r * d;
-      T s = 0;
+EMOFAST_INLINE void add_rows_impl(const T* __restrict x, int64_t n, int64_t d, double* __restrict acc) {
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict xr = x + r * d;
+#pragma omp simd
+    for (int64_t k = 0; k < d; ++k) acc[k] += static_cast<double>(xr[k]);
+  }
+}
+template <typename T>
+EMOFAST_INLINE void centre_rows_impl(const T* __restrict x, int64_t n, int64_t d, const T* __restrict c,
+                                     T* __restrict out, T* __restrict norms) {
+  for (int64_t r = 0; r < n; ++r) {
+    const T* __restrict xr = x + r * d;
+    T* __restrict o = out + r * d;
+    T s = 0;
 #pragma omp simd reduction(+ : s)
-      for (int64_t k = 0; k < d; ++k) s += xr[k] * xr[k];
-      out[r] = s;
+    for (int64_t k = 0; k < d; ++k) {
+      const T v = xr[k] - c[k];
+      o[k] = v;
+      s += v * v;
     }
-  });
+    if (norms) norms[r] = s;
+  }
+}
+EMOFAST_CLONES void add_rows(const float* x, int64_t n, int64_t d, double* acc) { add_rows_impl(x, n, d, acc); }
+EMOFAST_CLONES void add_rows(const double* x, int64_t n, int64_t d, double* acc) { add_rows_impl(x, n, d, acc); }
+EMOFAST_CLONES void centre_rows(const float* x, int64_t n, int64_t d, const float* c, float* out, float* norms) {
+  centre_rows_impl(x, n, d, c, out, norms);
+}
+EMOFAST_CLONES void centre_rows(const double* x, int64_t n, int64_t d, const double* c, double* out,
+                                double* norms) {
+  centre_rows_impl(x, n, d, c, out, norms);
 }
 
 // ac = a - c, bc = b - c with c the mean of all rows of a and b (accumulated in double, in a fixed
-// order: the result does not depend on the thread count).
+// order: the result does not depend on the thread count), and, when na / nb are given, the squared
+// norms of the centred rows. One parallel region for both inputs.
 template <typename T>
-void centre_on_joint_mean(const T* a, int64_t ka, const T* b, int64_t kb, int64_t d, T* ac, T* bc) {
-  std::vector<double> c(d, 0.0);
-  for (const auto& [x, n] : {std::pair<const T*, int64_t>{a, ka}, std::pair<const T*, int64_t>{b, kb}}) {
-    for (int64_t r = 0; r < n; ++r) {
-      const T* xr = x + r * d;
-      for (int64_t k = 0; k < d; ++k) c[k] += xr[k];
-    }
-  }
+void centre_on_joint_mean(const T* a, int64_t ka, const T* b, int64_t kb, int64_t d, T* ac, T* bc, T* na = nullptr,
+                          T* nb = nullptr) {
+  std::vector<double> sum(d, 0.0);
+  add_rows(a, ka, d, sum.data());
+  add_rows(b, kb, d, sum.data());
   std::vector<T> ct(d);
-  for (int64_t k = 0; k < d; ++k) ct[k] = static_cast<T>(c[k] / static_cast<double>(ka + kb));
-  for (const auto& [x, n, out] : {std::tuple<const T*, int64_t, T*>{a, ka, ac}, std::tuple<const T*, int64_t, T*>{b, kb, bc}}) {
-    at::parallel_for(0, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* xr = x + r * d;
-        T* o = out + r * d;
-#pragma omp simd
-        for (int64_t k = 0; k < d; ++k) o[k] = xr[k] - ct[k];
-      }
-    });
-  }
+  for (int64_t k = 0; k < d; ++k) ct[k] = static_cast<T>(sum[k] / static_cast<double>(ka + kb));
+  at::parallel_for(0, ka + kb, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, d)),
+                   [&](int64_t r0, int64_t r1) {
+                     // rows [r0, r1) of the stacked (a; b)
+                     if (r0 < ka) {
+                       const int64_t e = std::min(r1, ka);
+                       centre_rows(a + r0 * d, e - r0, d, ct.data(), ac + r0 * d, na ? na + r0 : nullptr);
+                     }
+                     if (r1 > ka) {
+                       const int64_t s0 = std::max(r0, ka) - ka, e = r1 - ka;
+                       centre_rows(b + s0 * d, e - s0, d, ct.data(), bc + s0 * d, nb ? nb + s0 : nullptr);
+                     }
+                   });
 }
 
 // One row: a_i.b_j (from the GEMM) -> d2_ij in place, exact differences for the flagged pairs.
@@ -336,10 +359,8 @@ void forward_gemm_kernel(const at::Tensor& a_t, const at::Tensor& b_t, const int
   // which keeps the norms (and so the cancellation) at the scale of the spread, not of the offset.
   const at::Tensor ac = at::empty({ka, d}, a_t.options().requires_grad(false));
   const at::Tensor bc = at::empty({kb, d}, a_t.options().requires_grad(false));
-  centre_on_joint_mean(a, ka, b, kb, d, ac.data_ptr<T>(), bc.data_ptr<T>());
   std::vector<T> na(ka), nb(kb);
-  row_norms(ac.data_ptr<T>(), ka, d, na.data());
-  row_norms(bc.data_ptr<T>(), kb, d, nb.data());
+  centre_on_joint_mean(a, ka, b, kb, d, ac.data_ptr<T>(), bc.data_ptr<T>(), na.data(), nb.data());
   const T mcmp = form == kPaper ? margin : margin * margin;
   const T tol = T(2) * T(d + 4) * std::numeric_limits<T>::epsilon();
   const T rho = T(1) / T(32);
@@ -524,93 +545,153 @@ bool backward_large(const at::Tensor& grad, const at::Tensor& weights, const at:
 // are active negatives the dense GEMM backward is faster and takes over.
 constexpr int64_t kDenseNegatives = 16;
 
-// Per-row counts of active negative pairs (negative weights) of the (n, m) weight matrix.
+// Active negative pairs (negative weights) in one row of the weight matrix.
+template <typename T>
+EMOFAST_INLINE int32_t count_negative_row(const T* __restrict w, int64_t m) {
+  int32_t c = 0;
+#pragma omp simd reduction(+ : c)
+  for (int64_t j = 0; j < m; ++j) c += w[j] < T(0) ? 1 : 0;
+  return c;
+}
+EMOFAST_CLONES int32_t count_negative_row_f32(const float* w, int64_t m) { return count_negative_row(w, m); }
+EMOFAST_CLONES int32_t count_negative_row_f64(const double* w, int64_t m) { return count_negative_row(w, m); }
+inline int32_t count_negative_row_any(const float* w, int64_t m) { return count_negative_row_f32(w, m); }
+inline int32_t count_negative_row_any(const double* w, int64_t m) { return count_negative_row_f64(w, m); }
+
+// Per-row counts of active negative pairs of the (n, m) weight matrix; returns their total.
 template <typename T>
 int64_t count_negatives(const T* w, int64_t n, int64_t m, int32_t* per_row) {
   std::atomic<int64_t> total{0};
-  at::parallel_for(0, n, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, m)),
+  at::parallel_for(0, n, std::max<int64_t>(1, (int64_t(1) << 17) / std::max<int64_t>(1, m)),
                    [&](int64_t r0, int64_t r1) {
                      int64_t local = 0;
-                     for (int64_t r = r0; r < r1; ++r) {
-                       const T* wr = w + r * m;
-                       int32_t c = 0;
-#pragma omp simd reduction(+ : c)
-                       for (int64_t j = 0; j < m; ++j) c += wr[j] < T(0) ? 1 : 0;
-                       per_row[r] = c;
-                       local += c;
-                     }
+                     for (int64_t r = r0; r < r1; ++r) local += per_row[r] = count_negative_row_any(w + r * m, m);
                      total += local;
                    });
   return total.load();
 }
 
-// Dense class ids of two label vectors (shared numbering; -1 never occurs).
+// Dense class ids of two label vectors (one numbering for both): label - min when the labels span
+// a small range (the usual 0..C-1), otherwise the rank among the distinct labels.
 inline int64_t class_ids(const int64_t* la, int64_t ka, const int64_t* lb, int64_t kb, std::vector<int32_t>& ia,
                          std::vector<int32_t>& ib) {
+  ia.resize(ka);
+  ib.resize(kb);
+  const auto [amin, amax] = std::minmax_element(la, la + ka);
+  const auto [bmin, bmax] = std::minmax_element(lb, lb + kb);
+  const int64_t lo = std::min(*amin, *bmin), hi = std::max(*amax, *bmax);
+  // hi - lo may overflow for labels near both ends of int64: compare as unsigned.
+  if (static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) < static_cast<uint64_t>(std::min<int64_t>(256, ka + kb))) {
+    for (int64_t i = 0; i < ka; ++i) ia[i] = static_cast<int32_t>(la[i] - lo);
+    for (int64_t j = 0; j < kb; ++j) ib[j] = static_cast<int32_t>(lb[j] - lo);
+    return hi - lo + 1;
+  }
   std::vector<int64_t> u(la, la + ka);
   u.insert(u.end(), lb, lb + kb);
   std::sort(u.begin(), u.end());
   u.erase(std::unique(u.begin(), u.end()), u.end());
   const auto id = [&](int64_t v) { return static_cast<int32_t>(std::lower_bound(u.begin(), u.end(), v) - u.begin()); };
-  ia.resize(ka);
-  ib.resize(kb);
   for (int64_t i = 0; i < ka; ++i) ia[i] = id(la[i]);
   for (int64_t j = 0; j < kb; ++j) ib[j] = id(lb[j]);
   return static_cast<int64_t>(u.size());
 }
 
-// out_r = c (n x_r - S) for one row, with x_r centred on mu; S accumulated in double.
-template <typename T>
-EMOFAST_INLINE void positive_row(T* __restrict out, const T* __restrict x, const T* __restrict mu,
-                                 const double* __restrict s, double n, double c, int64_t d) {
-#pragma omp simd
-  for (int64_t k = 0; k < d; ++k) out[k] = static_cast<T>(c * (n * static_cast<double>(x[k] - mu[k]) - s[k]));
-}
-
-template <typename T>
-EMOFAST_INLINE void add_centred(double* __restrict s, const T* __restrict x, const T* __restrict mu, int64_t d) {
-#pragma omp simd
-  for (int64_t k = 0; k < d; ++k) s[k] += static_cast<double>(x[k] - mu[k]);
-}
-
 // Gradient of the positive pairs of one side: out_i = c sum over partners p of i (x_i - y_p), the
-// partners being the rows of y with i's class (all of them, or only p > i / p < i in-batch).
-// order: 0 all partners, +1 partners after i, -1 partners before i.
+// partners being the rows of y with i's class (all of them; in-batch only p > i, order +1, or p < i,
+// order -1), as c (n_i x_i - S_i) from per-class sums S accumulated in double. Every row is first
+// centred on `mu` (a row of the input, in its precision): for rows near mu the subtraction is exact,
+// so the sums cancel no more than the pairwise differences would.
 template <typename T>
-void positive_side(T* out, const T* x, const int32_t* cx, int64_t nx, const T* y, const int32_t* cy, int64_t ny,
-                   int64_t d, const T* mu, int64_t nclass, double c, int order) {
-  std::vector<double> sums(static_cast<size_t>(nclass * d), 0.0), counts(nclass, 0.0);
+EMOFAST_INLINE void positive_side_impl(T* out, const T* x, const int32_t* cx, int64_t nx, const T* y,
+                                       const int32_t* cy, int64_t ny, int64_t d, const T* mu, double* sums,
+                                       double* counts, double c, int order) {
+  const auto add = [&](int64_t p) {
+    double* __restrict s = sums + cy[p] * d;
+    const T* __restrict yp = y + p * d;
+#pragma omp simd
+    for (int64_t k = 0; k < d; ++k) s[k] += static_cast<double>(yp[k] - mu[k]);
+    counts[cy[p]] += 1.0;
+  };
+  const auto finish = [&](int64_t i) {
+    const double* __restrict s = sums + cx[i] * d;
+    const double n = counts[cx[i]];
+    const T* __restrict xi = x + i * d;
+    T* __restrict o = out + i * d;
+#pragma omp simd
+    for (int64_t k = 0; k < d; ++k) o[k] = static_cast<T>(c * (n * static_cast<double>(xi[k] - mu[k]) - s[k]));
+  };
   if (order == 0) {
-    for (int64_t p = 0; p < ny; ++p) {
-      add_centred(sums.data() + cy[p] * d, y + p * d, mu, d);
-      counts[cy[p]] += 1.0;
-    }
-    for (int64_t i = 0; i < nx; ++i)
-      positive_row(out + i * d, x + i * d, mu, sums.data() + cx[i] * d, counts[cx[i]], c, d);
+    for (int64_t p = 0; p < ny; ++p) add(p);
+    for (int64_t i = 0; i < nx; ++i) finish(i);
     return;
   }
-  // In-batch: walk the rows so that the sums hold exactly the partners p > i (order +1, backwards)
-  // or p < i (order -1, forwards) when row i is finished.
+  // In-batch: walk the rows so that the sums hold exactly the partners of row i when it is finished.
   for (int64_t step = 0; step < nx; ++step) {
     const int64_t i = order > 0 ? nx - 1 - step : step;
-    positive_row(out + i * d, x + i * d, mu, sums.data() + cx[i] * d, counts[cx[i]], c, d);
-    if (i < ny) {
-      add_centred(sums.data() + cy[i] * d, y + i * d, mu, d);
-      counts[cy[i]] += 1.0;
+    finish(i);
+    if (i < ny) add(i);
+  }
+}
+EMOFAST_CLONES void positive_side_f32(float* out, const float* x, const int32_t* cx, int64_t nx, const float* y,
+                                      const int32_t* cy, int64_t ny, int64_t d, const float* mu, double* sums,
+                                      double* counts, double c, int order) {
+  positive_side_impl(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
+}
+EMOFAST_CLONES void positive_side_f64(double* out, const double* x, const int32_t* cx, int64_t nx, const double* y,
+                                      const int32_t* cy, int64_t ny, int64_t d, const double* mu, double* sums,
+                                      double* counts, double c, int order) {
+  positive_side_impl(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
+}
+inline void positive_side_any(float* out, const float* x, const int32_t* cx, int64_t nx, const float* y,
+                              const int32_t* cy, int64_t ny, int64_t d, const float* mu, double* sums, double* counts,
+                              double c, int order) {
+  positive_side_f32(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
+}
+inline void positive_side_any(double* out, const double* x, const int32_t* cx, int64_t nx, const double* y,
+                              const int32_t* cy, int64_t ny, int64_t d, const double* mu, double* sums,
+                              double* counts, double c, int order) {
+  positive_side_f64(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
+}
+
+// The active negative pairs (w_ij < 0), exactly and in a fixed order: t = 2c w_ij (a_i - b_j) is
+// added to grad_a_i and subtracted from grad_b_j.
+template <typename T>
+EMOFAST_INLINE void negative_pairs_impl(T* ga, T* gb, const T* a, const T* b, const T* w, const int32_t* negs,
+                                        int64_t ka, int64_t kb, int64_t d, T t2c) {
+  for (int64_t i = 0; i < ka; ++i) {
+    if (negs[i] == 0) continue;
+    const T* wi = w + i * kb;
+    T* __restrict gai = ga + i * d;
+    const T* __restrict ai = a + i * d;
+    for (int64_t j = 0; j < kb; ++j) {
+      if (!(wi[j] < T(0))) continue;
+      const T t = t2c * wi[j];
+      T* __restrict gbj = gb + j * d;
+      const T* __restrict bj = b + j * d;
+#pragma omp simd
+      for (int64_t k = 0; k < d; ++k) {
+        const T v = t * (ai[k] - bj[k]);
+        gai[k] += v;
+        gbj[k] -= v;
+      }
     }
   }
 }
-
-// Adds the active negative pairs (w_ij < 0) exactly: t = 2c w_ij (a_i - b_j) to grad_a_i, -t to grad_b_j.
-template <typename T>
-EMOFAST_INLINE void add_negative_pair(T* __restrict gai, T* __restrict gbj, const T* __restrict ai,
-                                      const T* __restrict bj, T t, int64_t d) {
-#pragma omp simd
-  for (int64_t k = 0; k < d; ++k) {
-    const T v = t * (ai[k] - bj[k]);
-    gai[k] += v;
-    gbj[k] -= v;
-  }
+EMOFAST_CLONES void negative_pairs_f32(float* ga, float* gb, const float* a, const float* b, const float* w,
+                                       const int32_t* negs, int64_t ka, int64_t kb, int64_t d, float t2c) {
+  negative_pairs_impl(ga, gb, a, b, w, negs, ka, kb, d, t2c);
+}
+EMOFAST_CLONES void negative_pairs_f64(double* ga, double* gb, const double* a, const double* b, const double* w,
+                                       const int32_t* negs, int64_t ka, int64_t kb, int64_t d, double t2c) {
+  negative_pairs_impl(ga, gb, a, b, w, negs, ka, kb, d, t2c);
+}
+inline void negative_pairs_any(float* ga, float* gb, const float* a, const float* b, const float* w,
+                               const int32_t* negs, int64_t ka, int64_t kb, int64_t d, float t2c) {
+  negative_pairs_f32(ga, gb, a, b, w, negs, ka, kb, d, t2c);
+}
+inline void negative_pairs_any(double* ga, double* gb, const double* a, const double* b, const double* w,
+                               const int32_t* negs, int64_t ka, int64_t kb, int64_t d, double t2c) {
+  negative_pairs_f64(ga, gb, a, b, w, negs, ka, kb, d, t2c);
 }
 
 // Returns false (and leaves ga, gb undefined) when the active negatives are too many and `force` is
@@ -632,40 +713,28 @@ bool backward_classes(const at::Tensor& grad, const at::Tensor& weights, const a
     const double c = scale * grad.item<double>();
     const T* pa = a.data_ptr<T>();
     const T* pb = b.data_ptr<T>();
-    // Centre on the joint mean (rounded to T, so that x - mu is exact for rows near it): the
-    // per-class sums then cancel no more than the pairwise differences do.
-    std::vector<double> mean(d, 0.0);
-    for (const auto& [x, n] : {std::pair<const T*, int64_t>{pa, ka}, std::pair<const T*, int64_t>{pb, kb}}) {
-      for (int64_t r = 0; r < n; ++r)
-        for (int64_t k = 0; k < d; ++k) mean[k] += x[r * d + k];
-    }
-    std::vector<T> mu(d);
-    for (int64_t k = 0; k < d; ++k) mu[k] = static_cast<T>(mean[k] / static_cast<double>(ka + kb));
+    const T* mu = pa;  // centre on the first row of a (see positive_side_impl)
     std::vector<int32_t> ca, cb;
     const int64_t nclass = class_ids(la.data_ptr<int64_t>(), ka, lb.data_ptr<int64_t>(), kb, ca, cb);
     ga = at::empty({ka, d}, a.options().requires_grad(false));
     gb = at::empty({kb, d}, a.options().requires_grad(false));
     T* pga = ga.data_ptr<T>();
     T* pgb = gb.data_ptr<T>();
-    // grad_a from the b rows of the same class (after i in-batch), grad_b from the a rows (before j).
-    at::parallel_for(0, 2, 1, [&](int64_t s0, int64_t s1) {
+    // grad_a from the b rows of the same class (after i in-batch), grad_b from the a rows (before j),
+    // one side per thread when the sides are big enough to pay for the second thread.
+    std::vector<double> scratch(static_cast<size_t>(2 * nclass * (d + 1)), 0.0);
+    at::parallel_for(0, 2, (ka + kb) * d >= (int64_t(1) << 15) ? 1 : 2, [&](int64_t s0, int64_t s1) {
       for (int64_t side = s0; side < s1; ++side) {
+        double* sums = scratch.data() + side * nclass * (d + 1);
+        double* counts = sums + nclass * d;
         if (side == 0) {
-          positive_side(pga, pa, ca.data(), ka, pb, cb.data(), kb, d, mu.data(), nclass, c, upper ? 1 : 0);
+          positive_side_any(pga, pa, ca.data(), ka, pb, cb.data(), kb, d, mu, sums, counts, c, upper ? 1 : 0);
         } else {
-          positive_side(pgb, pb, cb.data(), kb, pa, ca.data(), ka, d, mu.data(), nclass, c, upper ? -1 : 0);
+          positive_side_any(pgb, pb, cb.data(), kb, pa, ca.data(), ka, d, mu, sums, counts, c, upper ? -1 : 0);
         }
       }
     });
-    if (nneg == 0) return;
-    const T t2c = static_cast<T>(2.0 * c);
-    for (int64_t i = 0; i < ka; ++i) {
-      if (negs[i] == 0) continue;
-      const T* wi = w + i * kb;
-      for (int64_t j = 0; j < kb; ++j) {
-        if (wi[j] < T(0)) add_negative_pair(pga + i * d, pgb + j * d, pa + i * d, pb + j * d, t2c * wi[j], d);
-      }
-    }
+    if (nneg > 0) negative_pairs_any(pga, pgb, pa, pb, w, negs.data(), ka, kb, d, static_cast<T>(2.0 * c));
   });
   return !declined;
 }
