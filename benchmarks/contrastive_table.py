@@ -4,7 +4,8 @@ D = 128, K in {2, 64, 256, 1024}, plus the peak memory each allocates.
 
 Run:  python benchmarks/contrastive_table.py [--threads N] [--quick]
 
-Times are medians of repeated runs in one process (one run of this script = one comparison);
+Times are medians of repeated runs in one process, the methods of one K timed in interleaved
+rounds so that the machine's drifts in speed hit them alike (one run of this script = one comparison);
 peak memory is the growth of the resident set size (high-water mark reset after setup) of a fresh
 subprocess during one forward + backward. pytorch-metric-learning computes a different loss (unsquared hinges, mean over
 non-zero terms): it is timed as the library users would otherwise reach for, not for parity.
@@ -52,22 +53,38 @@ def make_step(method: str, k: int, seed: int = 0):
     return step
 
 
-def time_step(step, min_time: float = 0.5, max_reps: int = 2000) -> float:
-    """Median seconds per call over batches lasting ~min_time in total."""
+def _calls_per_sample(step, target: float = 0.02, max_reps: int = 2000) -> int:
     step()
     t0 = time.perf_counter()
     step()
     one = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, min(max_reps, int(0.05 / one)))
-    samples = []
-    deadline = time.perf_counter() + min_time
-    while len(samples) < 5 or (time.perf_counter() < deadline and len(samples) < 50):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            step()
-        samples.append((time.perf_counter() - t0) / inner)
-    samples.sort()
-    return samples[len(samples) // 2]
+    return max(1, min(max_reps, int(target / one)))
+
+
+def time_step(step, min_time: float = 0.5) -> float:
+    """Median seconds per call of one step (batches of calls lasting ~20 ms each)."""
+    return time_interleaved({"step": step}, min_time)["step"]
+
+
+def time_interleaved(steps: dict, min_time: float = 0.5, rounds: int = 15) -> dict:
+    """Median seconds per call of each step, timed in interleaved rounds.
+
+    Each round times one batch of calls (~20 ms) of every step in turn, so that a slow spell of
+    the machine (this VM's speed drifts by tens of percent within seconds) hits all methods alike
+    and their ratio stays meaningful. At least ``rounds`` rounds, more while ``min_time`` lasts.
+    """
+    inner = {name: _calls_per_sample(step) for name, step in steps.items()}
+    samples: dict = {name: [] for name in steps}
+    deadline = time.perf_counter() + min_time * len(steps)
+    while len(next(iter(samples.values()))) < rounds or (
+        time.perf_counter() < deadline and len(next(iter(samples.values()))) < 100
+    ):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                step()
+            samples[name].append((time.perf_counter() - t0) / inner[name])
+    return {name: sorted(v)[len(v) // 2] for name, v in samples.items()}
 
 
 def peak_memory_mb(method: str, k: int, threads: int) -> float:
@@ -109,12 +126,13 @@ def main() -> None:
     rows = []
     for k in KS:
         row = {"K": k}
+        methods = [m for m in METHODS if not (m == "reference" and k == 1024 and args.quick)]
+        times = time_interleaved({m: make_step(m, k) for m in methods},
+                                 min_time=min_time if k < 1024 else min_time * 2)
         for m in METHODS:
-            if m == "reference" and k == 1024 and args.quick:
-                row[m] = None
-                continue
-            row[m] = time_step(make_step(m, k), min_time=min_time if k < 1024 else min_time * 2)
-            row[m + "_mem"] = peak_memory_mb(m, k, args.threads)
+            row[m] = times.get(m)
+            if m in times:
+                row[m + "_mem"] = peak_memory_mb(m, k, args.threads)
         rows.append(row)
 
     def fmt_t(s):
@@ -133,27 +151,45 @@ def main() -> None:
             f"| {r['K']} | {fmt_t(r['emofast'])} | {fmt_t(r['reference'])} | {fmt_t(r['pml'])} | "
             f"{ratio(r['reference'], r['emofast'])} | {ratio(r['pml'], r['emofast'])} | {mem} |"
         )
-    # What the GEMM formulation of large problems buys: the same op forced onto the exact-difference
-    # kernel (EMOFAST_CONTRASTIVE_PATH=exact), and the fixed cost of autograd that bounds K=2: the
-    # cheapest op with a backward, x.sum().backward() on a 2x128 leaf.
+    # Ablation of the two forward formulations (exact differences vs GEMM on centred features) and
+    # the three backward ones (exact per-pair loop, dense GEMM form, per-class sums + active
+    # negatives), forced per call through EMOFAST_CONTRASTIVE_PATH / EMOFAST_CONTRASTIVE_BACKWARD
+    # (setting them costs ~2 us a call), timed interleaved with the default.
     print()
     extra = {}
-    os.environ["EMOFAST_CONTRASTIVE_PATH"] = "exact"
-    try:
-        for k in (256, 1024):
-            extra[f"exact_{k}"] = time_step(make_step("emofast", k), min_time=min_time)
-    finally:
-        del os.environ["EMOFAST_CONTRASTIVE_PATH"]
+    variants = {"default": {}, "exact forward": {"EMOFAST_CONTRASTIVE_PATH": "exact"},
+                "dense GEMM backward": {"EMOFAST_CONTRASTIVE_BACKWARD": "gemm"},
+                "per-pair backward": {"EMOFAST_CONTRASTIVE_BACKWARD": "pairs"}}
+
+    def with_env(step, env):
+        def run():
+            os.environ.update(env)
+            try:
+                step()
+            finally:
+                for key in env:
+                    os.environ.pop(key, None)
+        return run
+
+    print("| K | " + " | ".join(variants) + " |")
+    print("|---|" + "---|" * len(variants))
     for k in (256, 1024):
-        auto = next(r["emofast"] for r in rows if r["K"] == k)
-        print(f"K={k}: exact-difference path {fmt_t(extra[f'exact_{k}'])}, default (GEMM) path {fmt_t(auto)}: "
-              f"{extra[f'exact_{k}'] / auto:.2f}x")
+        t = time_interleaved({name: with_env(make_step("emofast", k), env) for name, env in variants.items()},
+                             min_time=min_time / 2)
+        extra[f"paths_{k}"] = t
+        print(f"| {k} | " + " | ".join(f"{fmt_t(t[n])}" + ("" if n == "default" else f" ({t[n] / t['default']:.2f}×)")
+                                      for n in variants) + " |")
+    # The fixed cost of autograd that bounds K=2: the cheapest op with a backward,
+    # x.sum().backward() on a 2x128 leaf, timed interleaved with the K=2 steps.
     leaf = torch.randn(2, D, requires_grad=True)
-    extra["autograd_floor"] = time_step(lambda: leaf.sum().backward(), min_time=min_time)
-    k2 = rows[0]
-    print(f"autograd floor: x.sum().backward() on a 2x{D} leaf takes {fmt_t(extra['autograd_floor'])}; "
-          f"no op with a backward can beat {k2['reference'] / extra['autograd_floor']:.1f}x the K=2 reference here "
-          f"(emofast: {ratio(k2['reference'], k2['emofast'])}, i.e. the floor + {fmt_t(k2['emofast'] - extra['autograd_floor'])})")
+    t = time_interleaved({"floor": lambda: leaf.sum().backward(), "emofast": make_step("emofast", 2),
+                          "reference": make_step("reference", 2)}, min_time=min_time)
+    extra["autograd_floor"] = t["floor"]
+    print()
+    print(f"autograd floor: x.sum().backward() on a 2x{D} leaf takes {fmt_t(t['floor'])}; no op with a backward can "
+          f"beat {t['reference'] / t['floor']:.1f}x the K=2 reference ({fmt_t(t['reference'])}) here "
+          f"(emofast {fmt_t(t['emofast'])}: {ratio(t['reference'], t['emofast'])}, i.e. the floor + "
+          f"{fmt_t(t['emofast'] - t['floor'])})")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"rows": rows, "extra": extra}, fh, indent=1)
