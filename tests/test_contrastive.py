@@ -221,6 +221,19 @@ def test_class_sum_backward_sparse_negatives(form, upper):
             _check_parity(a.to(dtype), b.to(dtype), la, lb, margin=1.0, form=form, reduction="sum")
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_class_sum_backward_few_active_negatives(form):
+    # A margin at the 3% quantile of the squared distances: a few active negatives per row, below the
+    # density at which the default backward switches to the dense GEMM form (Kb = 203: a tail after
+    # the blocks of 16 that the negative scan skips).
+    a, b, la, lb = _batch(190, 203, 48, 5, torch.float64, seed=23)
+    d2 = torch.cdist(a, b) ** 2
+    q = torch.quantile(d2.flatten(), 0.03).item()
+    margin = q if form == "paper" else math.sqrt(q)
+    _check_parity(a, b, la, lb, margin=margin, form=form, reduction="mean")
+    _check_parity(a.float(), b.float(), la, lb, margin=margin, form=form, reduction="sum")
+
+
 def test_class_sum_backward_single_class_and_distinct_classes(cpu_path):
     # One class (every pair positive) and all-distinct labels (no pair positive, all negatives active).
     a, b, _, _ = _batch(40, 33, 16, 1, torch.float64, seed=22)
