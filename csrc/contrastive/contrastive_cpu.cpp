@@ -548,16 +548,14 @@ constexpr int64_t kDenseNegatives = 10;
 
 // Active negative pairs (negative weights) in one row of the weight matrix.
 template <typename T>
-EMOFAST_INLINE int32_t count_negative_row(const T* __restrict w, int64_t m) {
+EMOFAST_INLINE int32_t count_negative_row_impl(const T* __restrict w, int64_t m) {
   int32_t c = 0;
 #pragma omp simd reduction(+ : c)
   for (int64_t j = 0; j < m; ++j) c += w[j] < T(0) ? 1 : 0;
   return c;
 }
-EMOFAST_CLONES int32_t count_negative_row_f32(const float* w, int64_t m) { return count_negative_row(w, m); }
-EMOFAST_CLONES int32_t count_negative_row_f64(const double* w, int64_t m) { return count_negative_row(w, m); }
-inline int32_t count_negative_row_any(const float* w, int64_t m) { return count_negative_row_f32(w, m); }
-inline int32_t count_negative_row_any(const double* w, int64_t m) { return count_negative_row_f64(w, m); }
+EMOFAST_CLONES int32_t count_negative_row(const float* w, int64_t m) { return count_negative_row_impl(w, m); }
+EMOFAST_CLONES int32_t count_negative_row(const double* w, int64_t m) { return count_negative_row_impl(w, m); }
 
 // Per-row counts of active negative pairs of the (n, m) weight matrix; returns their total.
 template <typename T>
@@ -566,7 +564,7 @@ int64_t count_negatives(const T* w, int64_t n, int64_t m, int32_t* per_row) {
   at::parallel_for(0, n, std::max<int64_t>(1, (int64_t(1) << 17) / std::max<int64_t>(1, m)),
                    [&](int64_t r0, int64_t r1) {
                      int64_t local = 0;
-                     for (int64_t r = r0; r < r1; ++r) local += per_row[r] = count_negative_row_any(w + r * m, m);
+                     for (int64_t r = r0; r < r1; ++r) local += per_row[r] = count_negative_row(w + r * m, m);
                      total += local;
                    });
   return total.load();
@@ -633,25 +631,15 @@ EMOFAST_INLINE void positive_side_impl(T* out, const T* x, const int32_t* cx, in
     if (i < ny) add(i);
   }
 }
-EMOFAST_CLONES void positive_side_f32(float* out, const float* x, const int32_t* cx, int64_t nx, const float* y,
-                                      const int32_t* cy, int64_t ny, int64_t d, const float* mu, double* sums,
-                                      double* counts, double c, int order) {
+EMOFAST_CLONES void positive_side(float* out, const float* x, const int32_t* cx, int64_t nx, const float* y,
+                                  const int32_t* cy, int64_t ny, int64_t d, const float* mu, double* sums,
+                                  double* counts, double c, int order) {
   positive_side_impl(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
 }
-EMOFAST_CLONES void positive_side_f64(double* out, const double* x, const int32_t* cx, int64_t nx, const double* y,
-                                      const int32_t* cy, int64_t ny, int64_t d, const double* mu, double* sums,
-                                      double* counts, double c, int order) {
+EMOFAST_CLONES void positive_side(double* out, const double* x, const int32_t* cx, int64_t nx, const double* y,
+                                  const int32_t* cy, int64_t ny, int64_t d, const double* mu, double* sums,
+                                  double* counts, double c, int order) {
   positive_side_impl(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
-}
-inline void positive_side_any(float* out, const float* x, const int32_t* cx, int64_t nx, const float* y,
-                              const int32_t* cy, int64_t ny, int64_t d, const float* mu, double* sums, double* counts,
-                              double c, int order) {
-  positive_side_f32(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
-}
-inline void positive_side_any(double* out, const double* x, const int32_t* cx, int64_t nx, const double* y,
-                              const int32_t* cy, int64_t ny, int64_t d, const double* mu, double* sums,
-                              double* counts, double c, int order) {
-  positive_side_f64(out, x, cx, nx, y, cy, ny, d, mu, sums, counts, c, order);
 }
 
 // Column indices of the active negatives (w < 0) of one row, in order; `buf` holds m + 16 entries.
@@ -710,25 +698,15 @@ EMOFAST_INLINE void negative_pairs_impl(T* ga, T* gb, const T* a, const T* b, co
     }
   }
 }
-EMOFAST_CLONES void negative_pairs_f32(float* ga, float* gb, const float* a, const float* b, const float* vals,
-                                       const int64_t* row_ptr, const int32_t* cols, int64_t ka, int64_t kb,
-                                       int64_t d, float t2c, int side) {
+EMOFAST_CLONES void negative_pairs(float* ga, float* gb, const float* a, const float* b, const float* vals,
+                                   const int64_t* row_ptr, const int32_t* cols, int64_t ka, int64_t kb, int64_t d,
+                                   float t2c, int side) {
   negative_pairs_impl(ga, gb, a, b, vals, row_ptr, cols, ka, kb, d, t2c, side);
 }
-EMOFAST_CLONES void negative_pairs_f64(double* ga, double* gb, const double* a, const double* b, const double* vals,
-                                       const int64_t* row_ptr, const int32_t* cols, int64_t ka, int64_t kb,
-                                       int64_t d, double t2c, int side) {
+EMOFAST_CLONES void negative_pairs(double* ga, double* gb, const double* a, const double* b, const double* vals,
+                                   const int64_t* row_ptr, const int32_t* cols, int64_t ka, int64_t kb, int64_t d,
+                                   double t2c, int side) {
   negative_pairs_impl(ga, gb, a, b, vals, row_ptr, cols, ka, kb, d, t2c, side);
-}
-inline void negative_pairs_any(float* ga, float* gb, const float* a, const float* b, const float* vals,
-                               const int64_t* row_ptr, const int32_t* cols, int64_t ka, int64_t kb, int64_t d,
-                               float t2c, int side) {
-  negative_pairs_f32(ga, gb, a, b, vals, row_ptr, cols, ka, kb, d, t2c, side);
-}
-inline void negative_pairs_any(double* ga, double* gb, const double* a, const double* b, const double* vals,
-                               const int64_t* row_ptr, const int32_t* cols, int64_t ka, int64_t kb, int64_t d,
-                               double t2c, int side) {
-  negative_pairs_f64(ga, gb, a, b, vals, row_ptr, cols, ka, kb, d, t2c, side);
 }
 
 // Returns false (and leaves ga, gb undefined) when the active negatives are too many and `force` is
@@ -785,12 +763,12 @@ bool backward_classes(const at::Tensor& grad, const at::Tensor& weights, const a
         double* sums = scratch.data() + side * nclass * (d + 1);
         double* counts = sums + nclass * d;
         if (side == 0) {
-          positive_side_any(pga, pa, ca.data(), ka, pb, cb.data(), kb, d, mu, sums, counts, c, upper ? 1 : 0);
+          positive_side(pga, pa, ca.data(), ka, pb, cb.data(), kb, d, mu, sums, counts, c, upper ? 1 : 0);
         } else {
-          positive_side_any(pgb, pb, cb.data(), kb, pa, ca.data(), ka, d, mu, sums, counts, c, upper ? -1 : 0);
+          positive_side(pgb, pb, cb.data(), kb, pa, ca.data(), ka, d, mu, sums, counts, c, upper ? -1 : 0);
         }
         if (nneg > 0) {
-          negative_pairs_any(pga, pgb, pa, pb, vals.data(), row_ptr.data(), cols.data(), ka, kb, d, t2c,
+          negative_pairs(pga, pgb, pa, pb, vals.data(), row_ptr.data(), cols.data(), ka, kb, d, t2c,
                              static_cast<int>(side));
         }
       }
