@@ -146,6 +146,16 @@ def test_opcheck_forward_and_backward_ops():
     )
 
 
+def test_backward_op_checks_its_labels():
+    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6)
+    _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 1, False)
+    bwd = torch.ops.emofast.contrastive_loss_backward.default
+    with pytest.raises(RuntimeError, match="labels must be int64"):
+        bwd(torch.tensor(1.0), w, a, b, la[:2], lb, 1, False)
+    with pytest.raises(RuntimeError, match="labels must be int64"):
+        bwd(torch.tensor(1.0), w, a, b, la, lb.int(), 1, False)
+
+
 def test_large_backward_uses_gemm_path_and_matches():
     # Ka*Kb*D above the fused-loop threshold: the GEMM backward must agree with the reference.
     a, b, la, lb = _batch(300, 200, 64, 4, torch.float64, seed=7)
