@@ -36,7 +36,7 @@ namespace {
 // is no horizontal reduction at all, and each d2 is summed over k in order: exact differences, no
 // |a|^2 + |b|^2 - 2ab cancellation.
 template <typename T>
-EMOFAST_INLINE void sqdist_rows(const T* __restrict a, int64_t na, const T* __restrict bt, int64_t j0,
+EMOFAST_INLINE void sqdist_rows_impl(const T* __restrict a, int64_t na, const T* __restrict bt, int64_t j0,
                                 int64_t kb, int64_t d, T* __restrict out, int64_t ldo) {
   // 512-bit generic vectors (GCC/Clang vector extension): each target clone lowers them to its own
   // registers (one zmm, two ymm or four xmm); 4 rows x 2 vectors = 8 accumulators kept in registers.
@@ -91,21 +91,13 @@ EMOFAST_INLINE void sqdist_rows(const T* __restrict a, int64_t na, const T* __re
   }
 }
 
-EMOFAST_CLONES void sqdist_rows_f32(const float* a, int64_t na, const float* bt, int64_t j0, int64_t kb,
+EMOFAST_CLONES void sqdist_rows(const float* a, int64_t na, const float* bt, int64_t j0, int64_t kb,
                                     int64_t d, float* out, int64_t ldo) {
-  sqdist_rows<float>(a, na, bt, j0, kb, d, out, ldo);
+  sqdist_rows_impl<float>(a, na, bt, j0, kb, d, out, ldo);
 }
-EMOFAST_CLONES void sqdist_rows_f64(const double* a, int64_t na, const double* bt, int64_t j0,
+EMOFAST_CLONES void sqdist_rows(const double* a, int64_t na, const double* bt, int64_t j0,
                                     int64_t kb, int64_t d, double* out, int64_t ldo) {
-  sqdist_rows<double>(a, na, bt, j0, kb, d, out, ldo);
-}
-inline void sqdist_rows_any(const float* a, int64_t na, const float* bt, int64_t j0, int64_t kb, int64_t d,
-                            float* out, int64_t ldo) {
-  sqdist_rows_f32(a, na, bt, j0, kb, d, out, ldo);
-}
-inline void sqdist_rows_any(const double* a, int64_t na, const double* bt, int64_t j0, int64_t kb,
-                            int64_t d, double* out, int64_t ldo) {
-  sqdist_rows_f64(a, na, bt, j0, kb, d, out, ldo);
+  sqdist_rows_impl<double>(a, na, bt, j0, kb, d, out, ldo);
 }
 
 // Losses (and weights w = d loss / d d2) of one row of pairs, in place of the squared distances.
@@ -189,7 +181,7 @@ void forward_kernel(const T* a, const T* b, const T* bt, const int64_t* la, cons
       const int64_t j0 = upper ? i0 + 1 : 0;
       T* d2 = weights ? weights + i0 * kb : buf.data();
       if (j0 < kb && bt) {
-        sqdist_rows_any(a + i0 * d, na, bt, j0, kb, d, d2, kb);
+        sqdist_rows(a + i0 * d, na, bt, j0, kb, d, d2, kb);
       } else {  // few columns (no transposed copy of b): one pair at a time, vectorised over D
         for (int64_t r = 0; r < na; ++r) {
           for (int64_t j = j0; j < kb; ++j) d2[r * kb + j] = sqdist_exact(a + (i0 + r) * d, b + j * d, d);

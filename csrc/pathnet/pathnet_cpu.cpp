@@ -60,7 +60,7 @@ EMOFAST_INLINE void vstore(T* p, typename Vec<T>::V v, int64_t n) {
 
 // z[h] += b[h] over n values; returns the number of non-finite results.
 template <typename T>
-EMOFAST_INLINE int64_t add_bias_row(T* __restrict z, const T* __restrict b, int64_t n) {
+EMOFAST_INLINE int64_t add_bias_row_impl(T* __restrict z, const T* __restrict b, int64_t n) {
   const T big = std::numeric_limits<T>::max();
   int64_t bad = 0;
 #pragma omp simd reduction(+ : bad)
@@ -71,14 +71,12 @@ EMOFAST_INLINE int64_t add_bias_row(T* __restrict z, const T* __restrict b, int6
   }
   return bad;
 }
-EMOFAST_CLONES int64_t add_bias_row_f32(float* z, const float* b, int64_t n) { return add_bias_row(z, b, n); }
-EMOFAST_CLONES int64_t add_bias_row_f64(double* z, const double* b, int64_t n) { return add_bias_row(z, b, n); }
-inline int64_t add_bias_row_any(float* z, const float* b, int64_t n) { return add_bias_row_f32(z, b, n); }
-inline int64_t add_bias_row_any(double* z, const double* b, int64_t n) { return add_bias_row_f64(z, b, n); }
+EMOFAST_CLONES int64_t add_bias_row(float* z, const float* b, int64_t n) { return add_bias_row_impl(z, b, n); }
+EMOFAST_CLONES int64_t add_bias_row(double* z, const double* b, int64_t n) { return add_bias_row_impl(z, b, n); }
 
 // o[h] = k * sum over the active modules act[0..n) of relu(z[m*H + h]), h < H.
 template <typename T>
-EMOFAST_INLINE void relu_mix_row(const T* __restrict z, const int64_t* __restrict act, int64_t n, T k,
+EMOFAST_INLINE void relu_mix_row_impl(const T* __restrict z, const int64_t* __restrict act, int64_t n, T k,
                                  T* __restrict o, int64_t H) {
   for (int64_t h = 0; h < H; ++h) o[h] = T(0);
   for (int64_t i = 0; i < n; ++i) {
@@ -89,18 +87,12 @@ EMOFAST_INLINE void relu_mix_row(const T* __restrict z, const int64_t* __restric
 #pragma omp simd
   for (int64_t h = 0; h < H; ++h) o[h] *= k;
 }
-EMOFAST_CLONES void relu_mix_row_f32(const float* z, const int64_t* act, int64_t n, float k, float* o, int64_t H) {
-  relu_mix_row(z, act, n, k, o, H);
+EMOFAST_CLONES void relu_mix_row(const float* z, const int64_t* act, int64_t n, float k, float* o, int64_t H) {
+  relu_mix_row_impl(z, act, n, k, o, H);
 }
-EMOFAST_CLONES void relu_mix_row_f64(const double* z, const int64_t* act, int64_t n, double k, double* o,
+EMOFAST_CLONES void relu_mix_row(const double* z, const int64_t* act, int64_t n, double k, double* o,
                                      int64_t H) {
-  relu_mix_row(z, act, n, k, o, H);
-}
-inline void relu_mix_row_any(const float* z, const int64_t* act, int64_t n, float k, float* o, int64_t H) {
-  relu_mix_row_f32(z, act, n, k, o, H);
-}
-inline void relu_mix_row_any(const double* z, const int64_t* act, int64_t n, double k, double* o, int64_t H) {
-  relu_mix_row_f64(z, act, n, k, o, H);
+  relu_mix_row_impl(z, act, n, k, o, H);
 }
 
 // Indices of the selected modules of sel[0..M), in order (the kernels loop over these rather than
@@ -113,7 +105,7 @@ inline void active_list(const uint8_t* sel, int64_t M, std::vector<int64_t>& act
 
 // d[m*H + h] = g[h] * k * (z[m*H + h] > 0) for the active modules act[0..n), 0 for the others.
 template <typename T>
-EMOFAST_INLINE void relu_mix_backward_row(const T* __restrict g, const T* __restrict z, const int64_t* __restrict act,
+EMOFAST_INLINE void relu_mix_backward_row_impl(const T* __restrict g, const T* __restrict z, const int64_t* __restrict act,
                                           int64_t n, T k, T* __restrict d, int64_t M, int64_t H) {
   std::fill(d, d + M * H, T(0));
   for (int64_t i = 0; i < n; ++i) {
@@ -123,21 +115,13 @@ EMOFAST_INLINE void relu_mix_backward_row(const T* __restrict g, const T* __rest
     for (int64_t h = 0; h < H; ++h) dm[h] = zm[h] > T(0) ? g[h] * k : T(0);
   }
 }
-EMOFAST_CLONES void relu_mix_backward_row_f32(const float* g, const float* z, const int64_t* act, int64_t n, float k,
+EMOFAST_CLONES void relu_mix_backward_row(const float* g, const float* z, const int64_t* act, int64_t n, float k,
                                               float* d, int64_t M, int64_t H) {
-  relu_mix_backward_row(g, z, act, n, k, d, M, H);
+  relu_mix_backward_row_impl(g, z, act, n, k, d, M, H);
 }
-EMOFAST_CLONES void relu_mix_backward_row_f64(const double* g, const double* z, const int64_t* act, int64_t n,
+EMOFAST_CLONES void relu_mix_backward_row(const double* g, const double* z, const int64_t* act, int64_t n,
                                               double k, double* d, int64_t M, int64_t H) {
-  relu_mix_backward_row(g, z, act, n, k, d, M, H);
-}
-inline void relu_mix_backward_row_any(const float* g, const float* z, const int64_t* act, int64_t n, float k,
-                                      float* d, int64_t M, int64_t H) {
-  relu_mix_backward_row_f32(g, z, act, n, k, d, M, H);
-}
-inline void relu_mix_backward_row_any(const double* g, const double* z, const int64_t* act, int64_t n, double k,
-                                      double* d, int64_t M, int64_t H) {
-  relu_mix_backward_row_f64(g, z, act, n, k, d, M, H);
+  relu_mix_backward_row_impl(g, z, act, n, k, d, M, H);
 }
 
 template <typename T>
@@ -158,7 +142,7 @@ int64_t add_bias_kernel(T* z, const T* bias, const uint8_t* gmask, int64_t G, in
         }
         int64_t e = m + 1;
         while (e < M && sel[e]) ++e;
-        bad += add_bias_row_any(zr + m * H, bias + m * H, (e - m) * H);
+        bad += add_bias_row(zr + m * H, bias + m * H, (e - m) * H);
         m = e;
       }
     }
@@ -180,7 +164,7 @@ void relu_mix_kernel(const T* z, const uint8_t* mask, const T* inv_k, T* out, in
         active_list(mask + p * M, M, act);
         cur = p;
       }
-      relu_mix_row_any(z + ((G == 1 ? 0 : p) * R + r) * M * H, act.data(), static_cast<int64_t>(act.size()),
+      relu_mix_row(z + ((G == 1 ? 0 : p) * R + r) * M * H, act.data(), static_cast<int64_t>(act.size()),
                        inv_k[p], out + row * H, H);
     }
   });
@@ -199,7 +183,7 @@ void relu_mix_backward_kernel(const T* grad, const T* z, const uint8_t* mask, co
         active_list(mask + p * M, M, act);
         cur = p;
       }
-      relu_mix_backward_row_any(grad + row * H, z + ((G == 1 ? 0 : p) * R + r) * M * H, act.data(),
+      relu_mix_backward_row(grad + row * H, z + ((G == 1 ? 0 : p) * R + r) * M * H, act.data(),
                                 static_cast<int64_t>(act.size()), inv_k[p], dz + row * M * H, M, H);
     }
   });
@@ -280,7 +264,7 @@ EMOFAST_INLINE void narrow_rows(const T* a, const T* wp, const T* bp, const int6
 // One pathway's rows [r0, r1) (a, z, out point at the pathway's first row); returns false when a
 // pre-activation is not finite.
 template <typename T>
-EMOFAST_INLINE bool narrow_pathway(const T* a, const T* wp, const T* bp, const uint8_t* sel, T k, T* z, T* out,
+EMOFAST_INLINE bool narrow_pathway_impl(const T* a, const T* wp, const T* bp, const uint8_t* sel, T k, T* z, T* out,
                                    int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H, int64_t HP) {
   typedef typename Vec<T>::V V;
   constexpr int64_t L = Vec<T>::L;
@@ -321,24 +305,15 @@ EMOFAST_INLINE bool narrow_pathway(const T* a, const T* wp, const T* bp, const u
   for (int64_t i = 0; i < L; ++i) ok = ok && chk[i] == T(0);
   return ok;
 }
-EMOFAST_CLONES bool narrow_pathway_f32(const float* a, const float* wp, const float* bp, const uint8_t* sel, float k,
+EMOFAST_CLONES bool narrow_pathway(const float* a, const float* wp, const float* bp, const uint8_t* sel, float k,
                                        float* z, float* out, int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H,
                                        int64_t HP) {
-  return narrow_pathway<float>(a, wp, bp, sel, k, z, out, r0, r1, in, M, H, HP);
+  return narrow_pathway_impl<float>(a, wp, bp, sel, k, z, out, r0, r1, in, M, H, HP);
 }
-EMOFAST_CLONES bool narrow_pathway_f64(const double* a, const double* wp, const double* bp, const uint8_t* sel,
+EMOFAST_CLONES bool narrow_pathway(const double* a, const double* wp, const double* bp, const uint8_t* sel,
                                        double k, double* z, double* out, int64_t r0, int64_t r1, int64_t in,
                                        int64_t M, int64_t H, int64_t HP) {
-  return narrow_pathway<double>(a, wp, bp, sel, k, z, out, r0, r1, in, M, H, HP);
-}
-inline bool narrow_pathway_any(const float* a, const float* wp, const float* bp, const uint8_t* sel, float k, float* z,
-                               float* out, int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H, int64_t HP) {
-  return narrow_pathway_f32(a, wp, bp, sel, k, z, out, r0, r1, in, M, H, HP);
-}
-inline bool narrow_pathway_any(const double* a, const double* wp, const double* bp, const uint8_t* sel, double k,
-                               double* z, double* out, int64_t r0, int64_t r1, int64_t in, int64_t M, int64_t H,
-                               int64_t HP) {
-  return narrow_pathway_f64(a, wp, bp, sel, k, z, out, r0, r1, in, M, H, HP);
+  return narrow_pathway_impl<double>(a, wp, bp, sel, k, z, out, r0, r1, in, M, H, HP);
 }
 
 // The number of non-finite values among the active pre-activations, recomputed one by one (only
@@ -374,7 +349,7 @@ int64_t narrow_layer_kernel(const T* a, const T* wp, const T* bp, const uint8_t*
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t p = it / nblk, r0 = (it % nblk) * kRowsPerItem, r1 = std::min(R, r0 + kRowsPerItem);
       const int64_t off = p * R;
-      good &= narrow_pathway_any(a + off * in, wp, bp, mask + p * M, inv_k[p], z ? z + off * M * H : nullptr,
+      good &= narrow_pathway(a + off * in, wp, bp, mask + p * M, inv_k[p], z ? z + off * M * H : nullptr,
                                  out + off * H, r0, r1, in, M, H, HP);
     }
     if (!good) ok = false;
