@@ -22,3 +22,24 @@ def demo_roots(demo_cache) -> dict[str, Path]:
     from emofast.synthetic import make_demo_corpora
 
     return make_demo_corpora(demo_cache / "corpora", seed=0, quick=True, video=False)
+
+
+def _devices() -> list[str]:
+    """``cpu``, plus ``cuda`` when torch sees a GPU and emofast was built with CUDA kernels."""
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        import emofast.ops  # noqa: F401  (loads the extension and its kernels)
+
+        if torch._C._dispatch_has_kernel_for_dispatch_key("emofast::contrastive_loss", "CUDA"):
+            devices.append("cuda")
+    return devices
+
+
+@pytest.fixture(params=_devices())
+def device(request):
+    """Each device the op tests run on: ``cpu`` everywhere, ``cuda`` on a GPU machine."""
+    import torch
+
+    return torch.device(request.param)
