@@ -26,13 +26,16 @@ _register_lazy("emofast.audio", ["load_audio", "logmel", "deltas", "logmel_segme
 _register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError"])
 _register_lazy("emofast.ops", ["contrastive_loss", "contrastive_loss_in_batch"])
 _register_lazy("emofast.nn", ["ContrastiveLoss", "PathNet"])
+_register_lazy("emofast.errors", ["EmofastError", "InputError", "MissingFileError", "MediaError",
+                                  "StoreError"])
+_register_lazy("emofast.dataset", ["SegmentData"])
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         if name in {"ops", "nn", "train", "audio", "video", "corpora", "synthetic", "store", "protocols",
-                    "metrics", "fusion", "report", "cli"}:
+                    "metrics", "report", "cli", "dataset", "errors", "experiments", "parallel"}:
             return importlib.import_module(f"emofast.{name}")
         raise AttributeError(f"module 'emofast' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -5,13 +5,17 @@ sub-parser, with ``set_defaults(run=run)``) and ``run(args) -> int``. Commands w
 part of this installation are still listed; invoking one prints why it is unavailable and exits
 with status 2.
 
-Exit status: 0 success, 1 a runtime error reported as ``emofast <command>: error: ...`` (bad
-corpus folder, stale store, ...), 2 a usage error or unavailable command, 130 interrupted.
+Exit status: 0 success, 1 an error reported in one line as ``emofast <command>: error: ...``
+(every :class:`emofast.errors.EmofastError` — bad input, a missing or undecodable file, a stale
+or corrupt store — and the ValueError/TypeError/OSError of the native ops and the OS), 2 a usage
+error or unavailable command, 130 interrupted. A traceback means a bug in emofast (set
+``EMOFAST_TRACEBACK=1`` to see one for any error).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -70,8 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit status (see the module docstring).
     """
+    from emofast.errors import EmofastError
+
     parser = build_parser()
-    args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(argv)
+    args.command_line = ["emofast", *argv]
     if extra and not getattr(args, "unavailable", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "run", None) is None:
@@ -82,8 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nemofast {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:
-        print(f"emofast {args.command}: error: {exc}", file=sys.stderr)
+    except (EmofastError, ValueError, TypeError, OSError) as exc:
+        if os.environ.get("EMOFAST_TRACEBACK") == "1":
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"emofast {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -1,13 +1,50 @@
-"""The one adapter from stored features to arrays (work in progress: class numbering)."""
+"""The one adapter from stored features to arrays.
+
+Every command and experiment reads features through this module, from a feature store
+(:func:`from_feature_set`, :func:`load` with ``store=``), a ``.npz`` archive (:func:`from_archive`)
+or arrays in memory (:func:`from_arrays`), and gets a :class:`SegmentData`:
+
+- classes numbered contiguously over the labels present (:func:`encode_labels`), their names
+  recorded beside the codes, and what a label selection dropped (never silently);
+- the face layout converted (crops stored ``(n, H, W, C)`` uint8 come out ``(n, C, H, W)`` float32
+  in [0, 1]);
+- reads that stay lazy until rows are indexed (:class:`RowView` over the store's memory map).
+
+:class:`Standardizer` is the one input standardisation (training statistics only, per channel for
+the CNN or per feature for PathNet).
+
+Examples
+--------
+>>> import numpy as np
+>>> X = np.zeros((5, 3, 8, 8), np.float32)
+>>> data = from_arrays(X, groups=[0, 0, 1, 2, 2], labels=["sadness", "anger", "sadness"],
+...                    speakers=["s1", "s1", "s2"])
+>>> data.classes, data.labels.tolist(), data.segment_labels.tolist()
+(['anger', 'sadness'], [1, 0, 1], [1, 1, 0, 1, 1])
+"""
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from emofast.errors import InputError
+from emofast.errors import InputError, MissingFileError
 
-__all__ = ["encode_labels"]
+__all__ = [
+    "encode_labels",
+    "RowView",
+    "SegmentData",
+    "from_feature_set",
+    "from_arrays",
+    "from_archive",
+    "open_feature_set",
+    "load",
+    "Standardizer",
+]
 
 
 def encode_labels(names: Sequence[str], classes: Sequence[str] | None = None
@@ -46,3 +83,336 @@ def encode_labels(names: Sequence[str], classes: Sequence[str] | None = None
     if unknown:
         raise InputError(f"label(s) {unknown} are not among the classes {classes}")
     return np.fromiter((lookup[n] for n in names), dtype=np.int64, count=len(names)), classes
+
+
+class RowView:
+    """Read-only view of selected rows of a (memory-mapped) array, indexed like an array.
+
+    ``view[idx]`` returns ``base[rows[idx]]``; nothing is read until indexed. With
+    ``channels_last`` (face crops stored ``(n, H, W, C)`` uint8) rows come out as
+    ``(n, C, H, W)`` float32 in [0, 1], the layout the CNN takes.
+    """
+
+    def __init__(self, base: np.ndarray, rows: np.ndarray, *, channels_last: bool = False) -> None:
+        self.base = base
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.channels_last = channels_last
+        inner = tuple(base.shape[1:])
+        if channels_last:
+            inner = (inner[-1], *inner[:-1])
+        self.shape = (self.rows.size, *inner)
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.rows.size
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        out = self.base[self.rows[idx]]
+        if self.channels_last:
+            out = np.moveaxis(out, -1, 1).astype(np.float32) / 255.0
+        return out
+
+
+@dataclass
+class SegmentData:
+    """Labelled segments of one corpus.
+
+    Attributes
+    ----------
+    X : RowView or numpy.ndarray
+        Segment features, shape ``(n_segments, C, H, W)`` (log-Mel, Δ, ΔΔ or RGB).
+    segment_labels : numpy.ndarray of int64
+        Class index of every segment.
+    groups : numpy.ndarray of int64
+        Utterance index (into the per-utterance attributes) of every segment.
+    labels : numpy.ndarray of int64
+        Class index of every utterance.
+    speakers : numpy.ndarray of str
+        Speaker of every utterance.
+    ids : list of str
+        Utterance ids.
+    classes : list of str
+        Class names in index order.
+    corpus : str
+        Name of the corpus (for reports).
+    dropped : dict of str to int
+        Utterances left out by the label selection, per label.
+    """
+
+    X: Any
+    segment_labels: np.ndarray
+    groups: np.ndarray
+    labels: np.ndarray
+    speakers: np.ndarray
+    ids: list[str]
+    classes: list[str]
+    corpus: str = ""
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_utterances(self) -> int:
+        return int(self.labels.size)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def arrays(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Segments ``rows`` (default: all) read into a float32 array."""
+        rows = np.arange(len(self.X)) if rows is None else np.asarray(rows, dtype=np.int64)
+        return np.asarray(self.X[rows], dtype=np.float32)
+
+    def summary(self) -> str:
+        """One line: utterances, segments, speakers, class counts and what was dropped."""
+        counts = np.bincount(self.labels, minlength=len(self.classes))
+        per = ", ".join(f"{c} {n}" for c, n in zip(self.classes, counts))
+        text = (f"{self.n_utterances} utterances, {len(self.X)} segments, "
+                f"{np.unique(self.speakers).size} speakers ({per})")
+        if self.dropped:
+            gone = ", ".join(f"{c} {n}" for c, n in sorted(self.dropped.items()))
+            text += f"; left out by --labels: {sum(self.dropped.values())} ({gone})"
+        return text
+
+
+def _build(X: Any, rows: list[np.ndarray], names: Sequence[str], speakers: Sequence[Any],
+           ids: Sequence[str], classes: Sequence[str] | None, corpus: str,
+           channels_last: bool = False) -> SegmentData:
+    """SegmentData of the utterances with segments and a wanted label (the one selection rule)."""
+    present = sorted({str(n) for n in names})
+    wanted = present if classes is None else [str(c) for c in classes]
+    keep = [u for u, (n, r) in enumerate(zip(names, rows)) if str(n) in wanted and r.size]
+    dropped: dict[str, int] = {}
+    for u, n in enumerate(names):
+        if str(n) not in wanted:
+            dropped[str(n)] = dropped.get(str(n), 0) + 1
+    where = f" in {corpus}" if corpus else ""
+    if not keep:
+        raise InputError(f"no utterances with labels {wanted}{where} (it holds {present})")
+    codes, wanted = encode_labels([names[u] for u in keep], wanted)
+    if np.unique(codes).size < 2:
+        raise InputError(f"only one emotion ({wanted[codes[0]]}) left{where} after label "
+                         "selection; need at least two classes")
+    sizes = np.array([rows[u].size for u in keep])
+    view = RowView(X, np.concatenate([rows[u] for u in keep]), channels_last=channels_last)
+    if view.ndim != 4 or view.shape[1] != 3 or view.shape[2] != view.shape[3]:
+        raise InputError(f"segments{where} have shape {view.shape[1:]}; expected 3 × N × N "
+                         "(log-Mel, Δ, ΔΔ or RGB)")
+    groups = np.repeat(np.arange(len(keep), dtype=np.int64), sizes)
+    return SegmentData(X=view, segment_labels=codes[groups], groups=groups, labels=codes,
+                       speakers=np.asarray([str(speakers[u]) for u in keep]),
+                       ids=[str(ids[u]) for u in keep], classes=list(wanted), corpus=corpus,
+                       dropped=dropped)
+
+
+def _field(record: Any, name: str) -> Any:
+    return record[name] if isinstance(record, dict) else getattr(record, name)
+
+
+def from_feature_set(feature_set: Any, classes: Sequence[str] | None = None) -> SegmentData:
+    """Labelled segments of a stored feature set.
+
+    Parameters
+    ----------
+    feature_set : emofast.store.FeatureSet
+        Needs ``.features`` (``(n_segments, ...)`` array) and ``.utterances`` (records with ``id``,
+        ``start``, ``stop``, ``label``, ``speaker``; rows ``start:stop`` belong to the record).
+    classes : sequence of str, optional
+        Emotions to keep, in class-index order; default: every label present, sorted.
+
+    Returns
+    -------
+    SegmentData
+        Face crops stored channels-last come out ``(n, 3, H, W)`` float32 in [0, 1].
+
+    Raises
+    ------
+    InputError
+        No utterance with a wanted label, a single class left, or segments not ``3 × N × N``.
+    """
+    records = list(feature_set.utterances)
+    features = feature_set.features
+    if features.ndim != 4:
+        raise InputError(f"expected 4-D segment features, got shape {features.shape}")
+    channels_last = features.shape[-1] in (1, 3) and features.shape[1] not in (1, 3)
+    rows = [np.arange(int(_field(r, "start")), int(_field(r, "stop"))) for r in records]
+    return _build(features, rows, [_field(r, "label") for r in records],
+                  [_field(r, "speaker") for r in records], [_field(r, "id") for r in records],
+                  classes, str(getattr(feature_set, "corpus", "")), channels_last)
+
+
+def from_arrays(X: Any, groups: Sequence[int], labels: Sequence[str], speakers: Sequence[Any],
+                classes: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
+                corpus: str = "") -> SegmentData:
+    """Labelled segments from arrays.
+
+    Parameters
+    ----------
+    X : array of shape (n_segments, 3, N, N)
+    groups : array of int, shape (n_segments,)
+        Utterance index of every segment, in ``[0, len(labels))``.
+    labels : sequence of str, length n_utterances
+        Emotion name of every utterance.
+    speakers : sequence, length n_utterances
+    classes : sequence of str, optional
+        Emotions to keep, in class-index order (default: all present, sorted).
+    ids : sequence of str, optional
+        Utterance ids (default ``"0", "1", ...``).
+    corpus : str
+
+    Returns
+    -------
+    SegmentData
+    """
+    groups = np.asarray(groups)
+    n_utt = len(labels)
+    if groups.shape != (len(X),):
+        raise InputError(f"groups must have one entry per segment ({len(X)}), got shape "
+                         f"{groups.shape}")
+    if len(speakers) != n_utt:
+        raise InputError(f"{n_utt} labels but {len(speakers)} speakers: need one per utterance")
+    if groups.size and (not np.issubdtype(groups.dtype, np.integer) or groups.min() < 0
+                        or groups.max() >= n_utt):
+        raise InputError(f"groups must be utterance indices in [0, {n_utt})")
+    order = np.argsort(groups, kind="stable")
+    rows = np.split(order, np.searchsorted(groups[order], np.arange(1, n_utt)))
+    ids = [str(i) for i in range(n_utt)] if ids is None else list(ids)
+    return _build(X, rows, list(labels), list(speakers), ids, classes, corpus)
+
+
+def from_archive(path: str | os.PathLike, classes: Sequence[str] | None = None) -> SegmentData:
+    """Labelled segments from a ``.npz`` archive.
+
+    The archive holds ``X`` (n_segments, 3, N, N), ``groups`` (utterance index of every segment),
+    ``labels`` (emotion name of every utterance) and ``speakers`` (speaker of every utterance);
+    ``ids`` is optional.
+
+    Raises
+    ------
+    MissingFileError
+        No such file.
+    InputError
+        An array is missing or the arrays disagree.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"no such feature archive: {path}")
+    with np.load(path, allow_pickle=False) as z:
+        missing = {"X", "groups", "labels", "speakers"} - set(z.files)
+        if missing:
+            raise InputError(f"{path} lacks {sorted(missing)} (needs X, groups, labels, speakers)")
+        ids = [str(i) for i in z["ids"]] if "ids" in z.files else None
+        try:
+            return from_arrays(z["X"], z["groups"], [str(s) for s in z["labels"]],
+                               [str(s) for s in z["speakers"]], classes, ids=ids,
+                               corpus=path.stem)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+
+
+def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str = "audio", *,
+                     default_settings: bool = False):
+    """Open a complete feature set of a store.
+
+    Parameters
+    ----------
+    store : str or path
+    corpus : str or None
+        None: the store's only corpus.
+    modality : {"audio", "video"}
+    default_settings : bool, default False
+        Audio: require the settings ``emofast features`` uses (the default
+        :class:`emofast.audio.LogMelConfig`) and refuse a set extracted with others; False: the
+        one set stored for ``corpus``/``modality``, whatever its settings.
+
+    Raises
+    ------
+    MissingFileError
+        The store folder does not exist.
+    """
+    from emofast.store import FeatureStore
+
+    root = Path(store)
+    if not root.is_dir():
+        raise MissingFileError(f"feature store {str(root)!r} does not exist; create it with "
+                               "`emofast features <corpus> <root> --out STORE`")
+    config = None
+    if modality == "audio" and default_settings:
+        from emofast.audio import LogMelConfig
+
+        config = LogMelConfig()
+    return FeatureStore(root).open(corpus, modality, config=config)
+
+
+def load(source: str | os.PathLike, *, store: str | os.PathLike | None = None,
+         modality: str = "audio", classes: Sequence[str] | None = None) -> SegmentData:
+    """Labelled segments from an archive path or a corpus of a store.
+
+    Parameters
+    ----------
+    source : str or path
+        A ``.npz`` archive, or a corpus name inside ``store``.
+    store : str or path, optional
+        Feature store folder (from ``emofast features``); needed for corpus names.
+    modality : {"audio", "video"}
+    classes : sequence of str, optional
+        Emotions to keep (default: all present).
+    """
+    text = os.fspath(source)
+    if text.endswith(".npz") or os.path.isfile(text):
+        return from_archive(text, classes)
+    if store is None:
+        raise InputError(f"{text!r} is not a .npz archive; give a feature store (--store) to read "
+                         "it as a corpus of that store")
+    return from_feature_set(open_feature_set(store, text, modality), classes)
+
+
+@dataclass
+class Standardizer:
+    """Input standardisation with statistics of training data only.
+
+    Attributes
+    ----------
+    mean, std : numpy.ndarray of float32
+        Broadcastable to a batch: ``(1, C, 1, 1)`` per channel, ``(1, *shape)`` per feature.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, X: Any, *, per: str = "channel", rows: np.ndarray | None = None,
+            chunk: int = 1024, eps: float = 1e-6) -> "Standardizer":
+        """Statistics of ``X[rows]`` (default: all rows), read ``chunk`` rows at a time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, ...)
+        per : {"channel", "feature"}
+            ``channel``: one mean/std per axis-1 entry (the CNN's input channels: log-Mel, Δ,
+            ΔΔ); ``feature``: one per input value (PathNet's flattened inputs).
+        rows : array of int, optional
+        chunk : int
+        eps : float
+            Added to the standard deviation (constant inputs map to 0, not NaN).
+        """
+        if per not in ("channel", "feature"):
+            raise InputError(f"per must be 'channel' or 'feature', got {per!r}")
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            raise InputError("cannot standardise: no training rows")
+        s = ss = None
+        n = 0
+        for start in range(0, rows.size, chunk):
+            xb = np.asarray(X[rows[start:start + chunk]], dtype=np.float64)
+            axes = (0,) if per == "feature" else (0, *range(2, xb.ndim))
+            part, part2 = xb.sum(axis=axes), (xb * xb).sum(axis=axes)
+            s, ss = (part, part2) if s is None else (s + part, ss + part2)
+            n += xb.size // part.size
+        mean = s / n
+        std = np.sqrt(np.maximum(ss / n - mean ** 2, 0.0)) + eps
+        shape = (1, *mean.shape) if per == "feature" else (1, -1, *(1,) * (len(X.shape) - 2))
+        return cls(mean.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32))
+
+    def __call__(self, X: Any) -> np.ndarray:
+        """``(X - mean) / std`` as float32."""
+        return ((np.asarray(X, dtype=np.float32) - self.mean) / self.std).astype(np.float32)

@@ -19,8 +19,11 @@ from typing import Union
 
 import numpy as np
 
+from emofast.errors import InputError
+
 __all__ = [
     "LeakageWarning",
+    "DegenerateProtocolWarning",
     "Seed",
     "stratified_kfold",
     "leave_one_speaker_out",
@@ -41,6 +44,28 @@ class LeakageWarning(UserWarning):
     """A split lets segments of one utterance fall on both sides of train/test."""
 
 
+class DegenerateProtocolWarning(UserWarning):
+    """A protocol whose folds cannot say much: tiny test folds, or classes a fold cannot learn."""
+
+
+def _warn_degenerate(protocol: str, splits: list[tuple[np.ndarray, np.ndarray]],
+                     labels: np.ndarray) -> None:
+    """Warn (once) when test folds hold fewer than 2 items or a tested class is absent from the
+    fold's training side, so a user sees why the numbers are noisy or capped."""
+    problems = []
+    tiny = sum(te.size < 2 for _, te in splits)
+    if tiny:
+        problems.append(f"{tiny} of {len(splits)} test fold(s) hold fewer than 2 items")
+    unlearnable = sum(bool(set(labels[te].tolist()) - set(labels[tr].tolist()))
+                      for tr, te in splits)
+    if unlearnable:
+        problems.append(f"{unlearnable} fold(s) test a class their training side lacks")
+    if problems:
+        warnings.warn(f"protocol {protocol!r} over {labels.size} items is degenerate: "
+                      + "; ".join(problems) + " (scores will be noisy or capped)",
+                      DegenerateProtocolWarning, stacklevel=3)
+
+
 def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
@@ -48,9 +73,9 @@ def _rng(seed: Seed) -> np.random.Generator:
 def _as_1d(name: str, values: Sequence | np.ndarray) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+        raise InputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"{name} is empty: nothing to split")
+        raise InputError(f"{name} is empty: nothing to split")
     return arr
 
 
@@ -99,11 +124,11 @@ def stratified_kfold(
     """
     y = _as_1d("labels", labels)
     if not isinstance(k, (int, np.integer)) or k < 2:
-        raise ValueError(f"k must be an integer >= 2, got {k!r}")
+        raise InputError(f"k must be an integer >= 2, got {k!r}")
     if k > y.size:
-        raise ValueError(f"k={k} folds need at least {k} utterances, got {y.size}")
+        raise InputError(f"k={k} folds need at least {k} utterances, got {y.size}")
     if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+        raise InputError(f"repeats must be >= 1, got {repeats}")
     rng = _rng(seed)
     all_idx = np.arange(y.size, dtype=np.int64)
     for _ in range(repeats):
@@ -131,7 +156,7 @@ def leave_one_speaker_out(
     s = _as_1d("speakers", speakers)
     names = np.unique(s)
     if names.size < 2:
-        raise ValueError(
+        raise InputError(
             f"leave-one-speaker-out needs at least 2 speakers, got {names.size} ({names.tolist()})")
     all_idx = np.arange(s.size, dtype=np.int64)
     for name in names:
@@ -217,18 +242,18 @@ def aggregate_segments(
     p = np.asarray(posteriors, dtype=np.float64)
     g = np.asarray(groups)
     if p.ndim != 2:
-        raise ValueError(f"posteriors must be 2-D (n_segments, n_classes), got shape {p.shape}")
+        raise InputError(f"posteriors must be 2-D (n_segments, n_classes), got shape {p.shape}")
     if g.shape != (p.shape[0],):
-        raise ValueError(
+        raise InputError(
             f"groups must have shape ({p.shape[0]},) to match posteriors, got {g.shape}")
     if g.size and (not np.issubdtype(g.dtype, np.integer) or g.min() < 0):
-        raise ValueError("groups must be non-negative integers (utterance indices)")
+        raise InputError("groups must be non-negative integers (utterance indices)")
     if n_groups is None:
         ids, inverse = np.unique(g, return_inverse=True)
         rows = ids.size
     else:
         if g.size and g.max() >= n_groups:
-            raise ValueError(f"group id {int(g.max())} is out of range for n_groups={n_groups}")
+            raise InputError(f"group id {int(g.max())} is out of range for n_groups={n_groups}")
         ids, inverse, rows = np.arange(n_groups), g, n_groups
     sums = np.zeros((rows, p.shape[1]), dtype=np.float64)
     np.add.at(sums, inverse, p)
@@ -270,14 +295,18 @@ def make_splits(
         Utterance indices, or segment indices for ``segment``.
     """
     if protocol == "kfold":
-        return list(stratified_kfold(labels, k, repeats=repeats, seed=seed))
+        splits = list(stratified_kfold(labels, k, repeats=repeats, seed=seed))
+        _warn_degenerate(protocol, splits, np.asarray(labels))
+        return splits
     if protocol == "loso":
         if speakers is None:
-            raise ValueError("protocol 'loso' needs speakers")
-        return list(leave_one_speaker_out(speakers))
+            raise InputError("protocol 'loso' needs speakers")
+        splits = list(leave_one_speaker_out(speakers))
+        _warn_degenerate(protocol, splits, np.asarray(labels))
+        return splits
     if protocol == "segment":
         if segment_labels is None:
-            raise ValueError("protocol 'segment' needs segment_labels")
+            raise InputError("protocol 'segment' needs segment_labels")
         with warnings.catch_warnings():
             # re-emit with the caller's location rather than this helper's
             warnings.simplefilter("ignore", LeakageWarning)
@@ -289,4 +318,4 @@ def make_splits(
             stacklevel=2,
         )
         return splits
-    raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

@@ -1,183 +1,23 @@
 """Sub-commands of the ``emofast`` command line, one module per command.
 
 Each module exposes ``register(subparsers) -> None`` and ``run(args) -> int`` (see
-:mod:`emofast.cli`). This package also holds what several commands share: turning a feature set
-into labelled segment arrays (:class:`SegmentData`), the baseline model presets, label parsing and
-thread settings.
+:mod:`emofast.cli`) and keeps to argparse and printing: the work is done by the library
+(:mod:`emofast.dataset`, :mod:`emofast.experiments`, :mod:`emofast.report`). This package holds the
+options several commands share.
 """
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-__all__ = [
-    "SegmentData",
-    "RowView",
-    "segment_data",
-    "parse_labels",
-    "add_training_args",
-    "BASELINE_WIDTHS",
-    "make_baseline",
-    "set_threads",
-]
-
-#: Baseline GroupNorm CNN presets: name -> (conv channels, hidden fully-connected widths).
-#: ``paper`` is the joint cross-domain paper's network; ``tiny`` is what the demo trains on 2 cores.
-BASELINE_WIDTHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "tiny": ((8, 16, 32, 32), (64, 32)),
-    "small": ((16, 32, 64, 64), (128, 32)),
-    "paper": ((64, 128, 256, 512), (512, 128, 32)),
-}
-
-
-class RowView:
-    """Read-only view of selected rows of a (memory-mapped) array, indexed like an array.
-
-    ``view[idx]`` returns ``base[rows[idx]]``; nothing is copied until indexed. With
-    ``channels_last`` (face crops stored ``(n, H, W, C)`` uint8) rows come out as
-    ``(n, C, H, W)`` float32 in [0, 1], the layout the CNN takes.
-    """
-
-    def __init__(self, base: np.ndarray, rows: np.ndarray, *, channels_last: bool = False) -> None:
-        self.base = base
-        self.rows = np.asarray(rows, dtype=np.int64)
-        self.channels_last = channels_last
-        inner = base.shape[1:]
-        if channels_last:
-            inner = (inner[-1], *inner[:-1])
-        self.shape = (self.rows.size, *inner)
-
-    def __len__(self) -> int:
-        return self.rows.size
-
-    def __getitem__(self, idx: Any) -> np.ndarray:
-        out = self.base[self.rows[idx]]
-        if self.channels_last:
-            out = np.moveaxis(out, -1, 1).astype(np.float32) / 255.0
-        return out
-
-
-@dataclass
-class SegmentData:
-    """Labelled segments of one corpus, restricted to a label set.
-
-    Attributes
-    ----------
-    X : RowView
-        Segment features, shape ``(n_segments, 3, 64, 64)``.
-    segment_labels : numpy.ndarray of int64
-        Class index of every segment.
-    groups : numpy.ndarray of int64
-        Utterance index (into the attributes below) of every segment.
-    labels : numpy.ndarray of int64
-        Class index of every utterance.
-    speakers : numpy.ndarray of str
-        Speaker of every utterance.
-    ids : list of str
-        Utterance ids.
-    classes : list of str
-        Emotion names in class-index order.
-    """
-
-    X: RowView
-    segment_labels: np.ndarray
-    groups: np.ndarray
-    labels: np.ndarray
-    speakers: np.ndarray
-    ids: list[str]
-    classes: list[str]
-
-    @property
-    def n_utterances(self) -> int:
-        return int(self.labels.size)
-
-    def summary(self) -> str:
-        """One line: utterances, segments, speakers and class counts."""
-        counts = np.bincount(self.labels, minlength=len(self.classes))
-        per = ", ".join(f"{c} {n}" for c, n in zip(self.classes, counts))
-        return (f"{self.n_utterances} utterances, {len(self.X)} segments, "
-                f"{np.unique(self.speakers).size} speakers ({per})")
-
-
-def _field(record: Any, name: str) -> Any:
-    if isinstance(record, dict):
-        return record[name]
-    try:
-        return getattr(record, name)
-    except AttributeError:
-        return record[name]
-
-
-def segment_data(feature_set: Any, classes: Sequence[str] | None = None) -> SegmentData:
-    """Labelled segment arrays from a feature set, keeping utterances whose label is in ``classes``.
-
-    Parameters
-    ----------
-    feature_set : emofast.store.FeatureSet
-        Needs ``.features`` (``(n_segments, ...)`` array) and ``.utterances`` (records with ``id``,
-        ``start``, ``stop``, ``label``, ``speaker``; segments ``start:stop`` belong to the record).
-    classes : sequence of str, optional
-        Emotions to keep, in class-index order; default: the labels present, sorted.
-
-    Returns
-    -------
-    SegmentData
-
-    Raises
-    ------
-    ValueError
-        No utterance (or no segment) with a wanted label, or a single class left.
-    """
-    records = list(feature_set.utterances)
-    present = sorted({str(_field(r, "label")) for r in records})
-    classes = list(classes) if classes is not None else present
-    lookup = {c: i for i, c in enumerate(classes)}
-    rows, seg_labels, groups, labels, speakers, ids = [], [], [], [], [], []
-    for r in records:
-        label = str(_field(r, "label"))
-        start, stop = int(_field(r, "start")), int(_field(r, "stop"))
-        if label not in lookup or stop <= start:
-            continue
-        u = len(labels)
-        rows.append(np.arange(start, stop))
-        seg_labels.append(np.full(stop - start, lookup[label]))
-        groups.append(np.full(stop - start, u))
-        labels.append(lookup[label])
-        speakers.append(str(_field(r, "speaker")))
-        ids.append(str(_field(r, "id")))
-    if not labels:
-        raise ValueError(f"no utterances with labels {classes} in the feature set "
-                         f"(it holds {present})")
-    kept = sorted(set(labels))
-    if len(kept) < 2:
-        raise ValueError(f"only one emotion ({classes[kept[0]]}) left after label selection; "
-                         "need at least two classes")
-    features = feature_set.features
-    if features.ndim != 4:
-        raise ValueError(f"expected 4-D segment features, got shape {features.shape}")
-    channels_last = features.shape[-1] in (1, 3) and features.shape[1] not in (1, 3)
-    view = RowView(features, np.concatenate(rows), channels_last=channels_last)
-    if view.shape[2] != view.shape[3] or view.shape[1] != 3:
-        raise ValueError(f"segments of shape {view.shape[1:]} were extracted with other settings "
-                         "than the baseline takes (3 × N × N: log-Mel, Δ, ΔΔ or RGB)")
-    return SegmentData(
-        X=view,
-        segment_labels=np.concatenate(seg_labels).astype(np.int64),
-        groups=np.concatenate(groups).astype(np.int64),
-        labels=np.asarray(labels, dtype=np.int64),
-        speakers=np.asarray(speakers),
-        ids=ids,
-        classes=classes,
-    )
+__all__ = ["parse_labels", "add_training_args", "add_fold_args", "fold_indices", "baseline_config",
+           "set_threads",
+           "print_fold"]
 
 
 def parse_labels(value: str) -> tuple[str, ...] | None:
-    """``--labels`` value: ``paper-six`` (default), ``all`` (None), or a comma-separated list."""
+    """``--labels`` value: ``all`` (None: every label present), ``paper-six``, or a comma list."""
     from emofast.corpora import EMOTIONS, PAPER_SIX
 
     v = value.strip().lower()
@@ -189,17 +29,34 @@ def parse_labels(value: str) -> tuple[str, ...] | None:
     unknown = [x for x in labels if x not in EMOTIONS]
     if unknown or not labels:
         raise argparse.ArgumentTypeError(
-            f"unknown emotion(s) {unknown}; use paper-six, all, or names from {list(EMOTIONS)}")
+            f"unknown emotion(s) {unknown}; use all, paper-six, or names from {list(EMOTIONS)}")
     return labels
+
+
+def add_fold_args(p: argparse.ArgumentParser) -> None:
+    """``--max-folds`` and ``--fold-indices`` (1-based), shared by every cross-validating command."""
+    p.add_argument("--max-folds", type=int, default=None, metavar="N",
+                   help="run only the first N folds")
+    p.add_argument("--fold-indices", type=int, nargs="+", default=None, metavar="I",
+                   help="run only these folds, 1-based in the protocol's fold order (LOSO: sorted "
+                        "speakers); each keeps its own seed, so runs of disjoint folds can be "
+                        "pooled")
+
+
+def fold_indices(args: argparse.Namespace) -> list[int] | None:
+    """``--fold-indices`` as 0-based indices (None: all)."""
+    return None if args.fold_indices is None else [i - 1 for i in args.fold_indices]
 
 
 def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: int | str,
                       lr: float | str = 1e-3) -> None:
     """Options of the baseline classifier and its protocol, shared by ``evaluate`` and ``demo``.
 
-    ``epochs``/``folds`` are the defaults; a string instead documents a default that the command
-    resolves itself (the option then defaults to None).
+    ``epochs``/``folds``/``lr`` are the defaults; a string instead documents a default that the
+    command resolves itself (the option then defaults to None).
     """
+    from emofast.experiments.baseline import BASELINE_WIDTHS
+
     def default(value: float | str) -> tuple[float | None, str]:
         return (None, f"[{value}]") if isinstance(value, str) else (value, "[%(default)s]")
 
@@ -224,19 +81,33 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
                    help="torch threads; 1 is fastest on a shared 2-core machine [%(default)s]")
 
 
-def make_baseline(n_classes: int, width: str = "tiny", dropout: float = 0.2):
-    """A fresh :class:`emofast.nn.cnn.GroupNormCNN` of a preset width."""
-    from emofast.nn.cnn import GroupNormCNN
+def baseline_config(args: argparse.Namespace, **resolved: Any):
+    """:class:`~emofast.experiments.baseline.BaselineConfig` from the options (``resolved``
+    overrides options the command resolved itself, e.g. ``epochs``)."""
+    from emofast.experiments.baseline import BaselineConfig
 
-    channels, hidden = BASELINE_WIDTHS[width]
-    return GroupNormCNN(n_classes, channels=channels, hidden=hidden, groups=8, dropout=dropout)
+    values = dict(width=args.width, dropout=args.dropout, epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr)
+    return BaselineConfig(**{**values, **resolved})
+
+
+def print_fold(prefix: str = "      ") -> Any:
+    """An ``on_fold`` callback that prints one line per finished fold."""
+    def on_fold(pos: int, total: int, details: dict) -> None:
+        print(f"{prefix}{details.get('name', '')} fold {details['fold'] + 1} ({pos + 1}/{total}): "
+              f"WAR {details['war']:.3f}  UAR {details['uar']:.3f}  "
+              f"({details['test_items']} test items)", flush=True)
+
+    return on_fold
 
 
 def set_threads(n: int | None) -> None:
     """Cap torch's intra-op threads (``None``/0: leave torch's default)."""
     import torch
 
+    from emofast.errors import InputError
+
     if n:
         if n < 0:
-            raise ValueError(f"--threads must be >= 0, got {n}")
+            raise InputError(f"--threads must be >= 0, got {n}")
         torch.set_num_threads(min(n, os.cpu_count() or n))

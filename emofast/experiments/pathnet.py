@@ -1,333 +1,205 @@
-"""PathNet scratch-vs-transfer experiments on plain arrays, and their reports.
+"""PathNet scratch vs transfer (the PathNet papers' Table 3 and Figs. 9-10, 15) on the fold loop.
 
-Inputs are what the feature store yields: segments ``X`` ``(n_segments, 3, 64, 64)`` float32
-(flattened to 12288 for PathNet), segment labels, segment -> utterance indices, utterance labels
-and speakers. Protocols come from :mod:`emofast.protocols` ("kfold" by utterance, "loso"
-leave-one-speaker-out, and the papers' "segment" split, which **leaks** segments of one utterance
-into train and test and is reported only to reproduce the papers' setting). Each fold evolves a
-PathNet from scratch on the target training split, and a PathNet first evolved on the source data
-(pooled when several sources are given) then transferred (best source pathway fixed, the rest
-re-initialised) to the same training split. Test utterances are scored by averaging their
-segments' posteriors. Inputs are standardised per feature (mean 0, std 1 over the segments of each
-fold's *training* split only; the source data with its own statistics), so raw log-Mel dB values
-(about -100...+25) never reach the network and no test statistics leak into training.
+Each fold of the target's protocol runs two arms through
+:func:`~emofast.experiments.crossval.cross_validate`:
 
-Reports: :func:`per_emotion_table` (the papers' Table 3), :func:`plot_learning_curves` (test
-accuracy of the best pathway per generation with and without transfer, Fig. 15),
-:func:`draw_pathways` (population and best/fixed pathways, Figs. 9-10).
+- **scratch**: a PathNet evolved on the fold's training segments only;
+- **transfer**: a PathNet first evolved on the source data (several sources are pooled: the
+  papers' A eNTER+SAV -> EMO), then transferred by :func:`emofast.train.evolve.transfer` (best
+  source pathway frozen, every other module re-initialised, a new head) and re-evolved on the
+  same training segments, through :func:`~emofast.train.evolve.evolve_chain`.
+
+Inputs are flattened (``3 × 64 × 64`` -> 12288) and standardised per feature: the target with the
+statistics of each fold's training side, the pooled source with its own. Test utterances are scored
+by averaging their segments' posteriors. Both arms of a fold share its seed, so a fold run alone
+gives the same numbers as in a full run.
+
+Examples
+--------
+>>> from emofast import dataset                                              # doctest: +SKIP
+>>> from emofast.experiments.pathnet import scratch_vs_transfer               # doctest: +SKIP
+>>> target = dataset.load("emodb", store="features/")                        # doctest: +SKIP
+>>> source = dataset.load("ravdess", store="features/")                      # doctest: +SKIP
+>>> arms = scratch_vs_transfer(target, sources=[source], protocol="loso")    # doctest: +SKIP
+>>> arms["transfer"].scores.uar                                               # doctest: +SKIP
 """
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import replace
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
-from emofast.nn.pathnet import PathNet
-from emofast.train.evolve import EvolveConfig, EvolveResult, Stage, evolve, evolve_chain
+from emofast.dataset import SegmentData, Standardizer, encode_labels
+from emofast.errors import InputError
+from emofast.experiments.crossval import Fold, FoldOutput, FitFold, cross_validate
+from emofast.report.evaluation import Evaluation
+from emofast.train.evolve import EvolveConfig, Stage, evolve, evolve_chain
 
-__all__ = [
-    "scratch_vs_transfer",
-    "per_emotion_table",
-    "plot_learning_curves",
-    "draw_pathways",
-    "demo_stage",
-]
+__all__ = ["pool_sources", "scratch_fold", "transfer_fold", "scratch_vs_transfer",
+           "pathway_figure", "curves_figure"]
 
 
-def _flat(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return X.reshape(X.shape[0], -1)
+def pool_sources(sources: Sequence[SegmentData], name: str | None = None) -> Stage:
+    """One source stage from one or several corpora: segments flattened and pooled, classes
+    numbered over the union of their emotion names, features standardised by the pooled data's
+    own statistics."""
+    if not sources:
+        raise InputError("pool_sources: need at least one source")
+    classes = sorted({c for s in sources for c in s.classes})
+    X = np.concatenate([s.arrays().reshape(len(s.X), -1) for s in sources])
+    names = [s.classes[i] for s in sources for i in s.segment_labels]
+    y, _ = encode_labels(names, classes)
+    X = Standardizer.fit(X, per="feature")(X)
+    return Stage(name or "+".join(s.corpus or "source" for s in sources), X, y, len(classes))
 
 
-def _standardizer(X: np.ndarray):
-    mu = X.mean(0, keepdims=True)
-    sd = X.std(0, keepdims=True) + 1e-5
-    return lambda A: ((A - mu) / sd).astype(np.float32)
+def _posteriors(net: Any, X: np.ndarray, genotype: np.ndarray, task: int,
+                fixed: Any = None) -> np.ndarray:
+    import torch
+
+    return net.predict_proba(torch.from_numpy(X), torch.from_numpy(np.asarray(genotype)[None]),
+                             task, fixed)[0].numpy()
 
 
-def _utterance_posteriors(net: PathNet, X: np.ndarray, groups: np.ndarray, n_utt: int, genotype: np.ndarray,
-                          task: int, fixed: np.ndarray | None) -> np.ndarray:
-    fx = None if fixed is None else torch.from_numpy(np.asarray(fixed, dtype=bool))
-    post = net.predict_proba(torch.from_numpy(X), torch.from_numpy(genotype[None]), task, fx)[0].numpy()
-    out = np.zeros((n_utt, post.shape[1]))
-    np.add.at(out, groups, post)
-    cnt = np.bincount(groups, minlength=n_utt)[:, None]
-    return out / np.maximum(cnt, 1)
+def _curve(result: Any) -> dict[str, list[float]]:
+    curve = {"best_fitness": [h["best_fitness"] for h in result.history]}
+    if result.history and "eval" in result.history[0]:
+        curve["test_acc"] = [h["eval"] for h in result.history]
+    return curve
 
 
-def _scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
-    recall = np.array([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else np.nan for c in range(n_classes)])
-    return {"war": float(np.mean(y_pred == y_true)), "uar": float(np.nanmean(recall)), "recall": recall.tolist()}
+def scratch_fold(config: EvolveConfig = EvolveConfig(), *, curves: bool = True,
+                 progress: bool = False) -> FitFold:
+    """Fit callback: a PathNet evolved from scratch on the fold's training segments."""
+    import torch
+
+    from emofast.nn.pathnet import PathNet
+
+    def fit_fold(fold: Fold) -> FoldOutput:
+        net = PathNet(fold.X_train.shape[1], fold.n_classes,
+                      generator=torch.Generator().manual_seed(fold.seed))
+
+        def predict(g: np.ndarray) -> np.ndarray:
+            return _posteriors(net, fold.X_test, g, 0)
+
+        res = evolve(net, fold.X_train, fold.y_train, task=0, config=config, seed=fold.seed,
+                     evaluate=(lambda g: fold.test_accuracy(predict(g))) if curves else None,
+                     progress=progress, standardize=False)
+        return FoldOutput(predict(res.best), curve=_curve(res),
+                          info={"best": res.best.tolist(), "best_fitness": res.best_fitness})
+
+    return fit_fold
 
 
-def _splits(protocol: str, utt_labels, speakers, seg_labels, k: int, seed: int):
-    from emofast import protocols
+def transfer_fold(source: Stage, config: EvolveConfig = EvolveConfig(), *, curves: bool = True,
+                  progress: bool = False) -> FitFold:
+    """Fit callback: evolve on ``source`` (from :func:`pool_sources`), transfer, re-evolve on the
+    fold's training segments."""
+    import torch
 
-    return protocols.make_splits(protocol, labels=np.asarray(utt_labels), speakers=np.asarray(speakers),
-                                 segment_labels=np.asarray(seg_labels), k=k, seed=seed)
+    from emofast.nn.pathnet import PathNet
+
+    def fit_fold(fold: Fold) -> FoldOutput:
+        net = PathNet(fold.X_train.shape[1], (), generator=torch.Generator().manual_seed(fold.seed))
+        target = Stage("target", fold.X_train, fold.y_train, fold.n_classes)
+
+        def predict(g: np.ndarray) -> np.ndarray:
+            return _posteriors(net, fold.X_test, g, 1, net.frozen.cpu())
+
+        res_src, res_t = evolve_chain(
+            net, [source, target], config=config, seed=fold.seed, progress=progress,
+            evaluate=[None, (lambda g: fold.test_accuracy(predict(g))) if curves else None],
+            standardize=False)
+        return FoldOutput(predict(res_t.best), curve=_curve(res_t),
+                          info={"best": res_t.best.tolist(), "best_fitness": res_t.best_fitness,
+                                "source_best_fitness": res_src.best_fitness,
+                                "fixed_modules": res_t.fixed.astype(int).tolist()})
+
+    return fit_fold
 
 
 def scratch_vs_transfer(
-    X,
-    seg_labels,
-    seg_groups,
-    utt_labels,
-    speakers,
+    data: SegmentData,
     *,
-    sources: Sequence[tuple] = (),
+    sources: Sequence[SegmentData] = (),
     protocol: str = "kfold",
-    k: int = 5,
+    folds: int = 5,
     max_folds: int | None = None,
     fold_indices: Sequence[int] | None = None,
     config: EvolveConfig = EvolveConfig(),
     seed: int = 0,
     curves: bool = True,
     progress: bool = False,
-) -> dict:
-    """Scratch vs transfer PathNet under one protocol.
+    on_fold: Callable[[int, int, dict], None] | None = None,
+) -> dict[str, Evaluation]:
+    """Scratch vs transfer PathNet on ``data`` under one protocol.
 
     Parameters
     ----------
-    X : array (n_segments, ...)
-        Target segments.
-    seg_labels, seg_groups : arrays (n_segments,)
-        Class index and utterance index of every segment.
-    utt_labels, speakers : arrays (n_utterances,)
-        Class index and speaker of every utterance.
-    sources : sequence of (X_src, y_src)
-        Source segment arrays and class indices (several are pooled); empty: scratch only.
+    data : SegmentData
+        The target corpus.
+    sources : sequence of SegmentData
+        Source corpora (pooled); empty: the scratch arm only.
     protocol : {"kfold", "loso", "segment"}
-        "segment" is the papers' leaky segment-level split.
-    k, max_folds : int
-        Folds of "kfold"/"segment"; ``max_folds`` evaluates only the first folds.
-    fold_indices : sequence of int, optional
-        Evaluate only these folds (0-based, in the protocol's fold order; applied after
-        ``max_folds``). Each fold keeps the seed of its index (``seed * 1000 + index``), so a fold run
-        alone gives the same result as in a full run and runs of disjoint folds can be pooled.
+        ``segment`` is the papers' leaky segment-level split (rows marked ``*``).
+    folds, max_folds, fold_indices, seed, on_fold
+        As in :func:`~emofast.experiments.crossval.cross_validate` (``fold_indices`` 0-based).
     config : EvolveConfig
-        Same for source, target and scratch runs.
-    seed : int
+        Same for source, target and scratch evolutions.
     curves : bool
-        Record the test WAR of the best pathway after every generation.
+        Record the test accuracy of the best pathway after every generation (learning curves;
+        nothing is selected on it).
+    progress : bool
 
     Returns
     -------
-    dict
-        ``{"protocol", "leaky", "folds": [...], "scratch": {war, uar, recall}, "transfer": {...},
-        "seconds"}`` with means over folds.
+    dict of str to Evaluation
+        ``"scratch"`` and, with sources, ``"transfer"``; per-fold pathways in ``.folds``.
     """
-    X = _flat(X)
-    seg_labels = np.asarray(seg_labels, dtype=np.int64)
-    seg_groups = np.asarray(seg_groups, dtype=np.int64)
-    utt_labels = np.asarray(utt_labels, dtype=np.int64)
-    n_utt = len(utt_labels)
-    C = int(max(utt_labels.max(), seg_labels.max())) + 1
-    splits = _splits(protocol, utt_labels, speakers, seg_labels, k, seed)
-    if max_folds is not None:
-        splits = splits[:max_folds]
-    indices = list(range(len(splits)))
-    if fold_indices is not None:
-        indices = sorted({int(i) for i in fold_indices})
-        bad = [i for i in indices if not 0 <= i < len(splits)]
-        if bad or not indices:
-            raise ValueError(f"fold_indices {list(fold_indices)} out of range: {protocol} has {len(splits)} fold(s)")
-    src = None
+    config = config.validate()
+    common = dict(folds=folds, max_folds=max_folds, fold_indices=fold_indices, seed=seed,
+                  standardize="feature", flatten=True, curve_unit="generation", on_fold=on_fold)
+    settings = {"model": "PathNet", "evolve": vars(config).copy()}
+    arms = {"scratch": cross_validate(
+        data, protocol, scratch_fold(config, curves=curves, progress=progress),
+        name=f"PathNet scratch, {protocol}", info=settings, **common)}
     if sources:
-        Xs = np.concatenate([_flat(s[0]) for s in sources])
-        ys = np.concatenate([np.asarray(s[1], dtype=np.int64) for s in sources])
-        src = Stage("source", _standardizer(Xs)(Xs), ys, int(ys.max()) + 1)
-    t0 = time.perf_counter()
-    folds = []
-    for f in indices:
-        tr, te = splits[f]
-        if protocol == "segment":
-            seg_tr, seg_te = np.asarray(tr), np.asarray(te)
-        else:
-            seg_tr = np.flatnonzero(np.isin(seg_groups, tr))
-            seg_te = np.flatnonzero(np.isin(seg_groups, te))
-        std = _standardizer(X[seg_tr])
-        Xtr, ytr = std(X[seg_tr]), seg_labels[seg_tr]
-        Xte, gte = std(X[seg_te]), seg_groups[seg_te]
-        te_utts = np.unique(gte)
-        # utterance index -> position among test utterances
-        pos = np.searchsorted(te_utts, gte)
-
-        def score_of(net, res_or_geno, task, fixed):
-            post = _utterance_posteriors(net, Xte, pos, len(te_utts), res_or_geno, task, fixed)
-            return _scores(utt_labels[te_utts], post.argmax(1), C)
-
-        fold = {"fold": f, "n_train_segments": int(len(seg_tr)), "n_test_utterances": int(len(te_utts))}
-        fseed = seed * 1000 + f
-        net = PathNet(X.shape[1], C, generator=torch.Generator().manual_seed(fseed))
-        ev = (lambda g, net=net: score_of(net, g, 0, None)["war"]) if curves else None
-        res = evolve(net, Xtr, ytr, task=0, config=config, seed=fseed, evaluate=ev, progress=progress)
-        fold["scratch"] = score_of(net, res.best, 0, None)
-        fold["scratch_curve"] = [h.get("eval") for h in res.history]
-        if src is not None:
-            tnet = PathNet(X.shape[1], (), generator=torch.Generator().manual_seed(fseed))
-            tgt = Stage("target", Xtr, ytr, C)
-            holder: dict = {}
-
-            def ev_t(g, tnet=tnet, holder=holder):
-                return score_of(tnet, g, 1, holder["fixed"])["war"]
-
-            # the target stage's fixed pathway is known once the source stage ends
-            res_src = evolve_chain(tnet, [src], config=config, seed=fseed, progress=progress)[0]
-            holder["fixed"] = res_src.best_mask(tnet.num_modules)
-            tnet.freeze(torch.from_numpy(holder["fixed"].copy()))
-            tnet.reset_modules(keep=tnet.frozen.cpu(), generator=torch.Generator().manual_seed(fseed * 7919 + 1))
-            task = tnet.add_head(C, generator=torch.Generator().manual_seed(fseed * 7919 + 1))
-            res_t = evolve(tnet, Xtr, ytr, task=task, config=config, seed=fseed + 1000, fixed=holder["fixed"],
-                           evaluate=ev_t if curves else None, progress=progress)
-            fold["transfer"] = score_of(tnet, res_t.best, task, holder["fixed"])
-            fold["transfer_curve"] = [h.get("eval") for h in res_t.history]
-            fold["source_best_fitness"] = res_src.best_fitness
-            fold["fixed_modules"] = holder["fixed"].astype(int).tolist()
-            fold["target_best"] = res_t.best.tolist()
-        folds.append(fold)
-    out = {"protocol": protocol, "leaky": protocol == "segment", "n_folds": len(folds), "folds": folds,
-           "config": {k_: v for k_, v in vars(config).items()}, "seconds": time.perf_counter() - t0}
-    for arm in ("scratch", "transfer"):
-        if all(arm in fd for fd in folds) and folds:
-            out[arm] = {"war": float(np.mean([fd[arm]["war"] for fd in folds])),
-                        "uar": float(np.mean([fd[arm]["uar"] for fd in folds])),
-                        "recall": np.nanmean([fd[arm]["recall"] for fd in folds], axis=0).tolist()}
-    return out
+        source = pool_sources(sources)
+        arms["transfer"] = cross_validate(
+            data, protocol, transfer_fold(source, config, curves=curves, progress=progress),
+            name=f"PathNet {source.name} -> {data.corpus or 'target'}, {protocol}",
+            info={**settings, "sources": [s.corpus for s in sources],
+                  "source_segments": int(len(source.y))}, **common)
+    return arms
 
 
-def per_emotion_table(results: dict[str, dict], classes: Sequence[str]) -> str:
-    """Markdown table like the papers' Table 3: per-emotion recall, WAR and UAR per method.
+def pathway_figure(evaluation: Evaluation, *, num_modules: int = 20, fold: int = 0,
+                   title: str | None = None) -> Callable[[Path, Any], list[Path]]:
+    """A ``write_report(extra_plots=...)`` callable drawing the best pathway of one fold
+    (``fold``: position among the folds run) with the modules it reuses from the source."""
+    from emofast.report.pathways import draw_pathways
 
-    ``results`` maps a row name (e.g. "A EMO kfold scratch") to a dict with ``recall``, ``war``, ``uar``.
-    """
-    head = "| method | " + " | ".join(c[:3].capitalize() for c in classes) + " | WAR | UAR |"
-    sep = "|---|" + "---:|" * (len(classes) + 2)
-    rows = [head, sep]
-    for name, r in results.items():
-        rec = " | ".join("-" if v is None or not np.isfinite(v) else f"{v:.2f}" for v in r["recall"])
-        rows.append(f"| {name} | {rec} | {r['war']:.2f} | {r['uar']:.2f} |")
-    return "\n".join(rows)
+    def draw(out: Path, plt: Any) -> list[Path]:
+        details = evaluation.folds[fold]
+        fixed = details.get("fixed_modules")
+        return [draw_pathways(
+            out / "pathways.png", plt, num_modules=num_modules, best=np.asarray(details["best"]),
+            fixed=None if fixed is None else np.asarray(fixed, dtype=bool), fold=details["fold"],
+            title=title or f"{evaluation.name}: best pathway (blue), transferred modules (red)")]
 
-
-def plot_learning_curves(result: dict, path: str | os.PathLike, title: str = "") -> str:
-    """Test WAR of the best pathway per generation, with and without transfer (Fig. 15); one line
-    per arm, mean over folds. Returns the file path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for arm, style in (("scratch", "--"), ("transfer", "-")):
-        curves = [fd.get(f"{arm}_curve") for fd in result["folds"] if fd.get(f"{arm}_curve")]
-        if curves and all(c[0] is not None for c in curves):
-            m = np.mean(np.array(curves, dtype=float), axis=0)
-            ax.plot(np.arange(1, len(m) + 1), m, style, label=f"{arm}")
-    ax.set_xlabel("generation")
-    ax.set_ylabel("test WAR (best pathway)")
-    ax.set_title(title or f"PathNet, {result['protocol']}")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return os.fspath(path)
+    return draw
 
 
-def draw_pathways(population: np.ndarray, num_modules: int, path: str | os.PathLike, *, best: np.ndarray | None = None,
-                  fixed: np.ndarray | None = None, title: str = "") -> str:
-    """Draw a PathNet (layers x modules grid), the population's pathways in grey, the best pathway
-    in thick blue and fixed (transferred) modules in red, as the papers' Figs. 9-10."""
-    import matplotlib
+def curves_figure(evaluations: Sequence[Evaluation]) -> Callable[[Path, Any], list[Path]]:
+    """A ``write_report(extra_plots=...)`` callable drawing the arms' learning curves in one
+    figure (test accuracy of the best pathway per generation, with and without transfer: Fig. 15)."""
+    from emofast.report.plots import plot_learning_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def draw(out: Path, plt: Any) -> list[Path]:
+        path = plot_learning_curves(list(evaluations), out / "learning_curves.png", plt,
+                                    title="PathNet: scratch vs transfer")
+        return [] if path is None else [path]
 
-    population = np.asarray(population)
-    L = population.shape[1]
-    fig, ax = plt.subplots(figsize=(max(4, num_modules * 0.35), 1.4 * L + 1))
-    for layer in range(L):
-        ax.scatter(np.arange(num_modules), np.full(num_modules, layer), s=60, c="white", edgecolors="k", zorder=3)
-    for g in population:
-        for layer in range(L - 1):
-            for a in set(g[layer].tolist()):
-                for b in set(g[layer + 1].tolist()):
-                    ax.plot([a, b], [layer, layer + 1], c="0.7", lw=0.5, zorder=1)
-    if fixed is not None:
-        fl, fm = np.nonzero(np.asarray(fixed))
-        ax.scatter(fm, fl, s=90, c="red", zorder=4, label="fixed (transferred)")
-    if best is not None:
-        best = np.asarray(best)
-        for layer in range(L - 1):
-            for a in set(best[layer].tolist()):
-                for b in set(best[layer + 1].tolist()):
-                    ax.plot([a, b], [layer, layer + 1], c="tab:blue", lw=2.5, zorder=2)
-        for layer in range(L):
-            ax.scatter(best[layer], np.full(len(best[layer]), layer), s=90, c="tab:blue", zorder=5)
-    ax.set_yticks(range(L), [f"layer {i + 1}" for i in range(L)])
-    ax.set_xticks(range(num_modules))
-    ax.set_title(title)
-    if fixed is not None:
-        ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return os.fspath(path)
-
-
-def demo_stage(source_X, source_y, target_X, target_y, target_groups, *, out_dir: str | os.PathLike, quick: bool,
-               seed: int, target_speakers=None) -> dict:
-    """PathNet scratch-vs-transfer stage of ``emofast demo``.
-
-    Parameters
-    ----------
-    source_X, source_y : arrays
-        Source segments ``(n, 3, 64, 64)`` and their class indices.
-    target_X, target_y : arrays
-        Target segments and their class indices.
-    target_groups : array
-        Utterance index of every target segment (segments of one utterance never straddle splits).
-    out_dir : path
-        Receives ``pathnet_demo.json``, the learning curves and a pathway drawing.
-    quick : bool
-        2 folds, population 8, 6 generations, 4 steps per contender (vs 5 folds, population 20,
-        30 generations, one epoch but at least 20 SGD steps per contender: a demo corpus's ~240
-        training segments make the papers' epoch 3 steps of 64, ``EvolveConfig.min_steps``).
-    seed : int
-    target_speakers : array, optional
-        Speaker of every target utterance (only used by the LOSO protocol; default: one speaker).
-
-    Returns
-    -------
-    dict
-        ``{"scratch": {...}, "transfer": {...}, "table": markdown, "files": [...]}``.
-    """
-    os.makedirs(out_dir, exist_ok=True)
-    target_y = np.asarray(target_y, dtype=np.int64)
-    groups = np.asarray(target_groups, dtype=np.int64)
-    _, inv = np.unique(groups, return_inverse=True)
-    n_utt = int(inv.max()) + 1
-    utt_labels = np.zeros(n_utt, dtype=np.int64)
-    utt_labels[inv] = target_y
-    speakers = np.zeros(n_utt, dtype=np.int64) if target_speakers is None else np.asarray(target_speakers)
-    cfg = (EvolveConfig(population=8, generations=6, steps_per_epoch=4) if quick
-           else EvolveConfig(generations=30, min_steps=20))
-    res = scratch_vs_transfer(target_X, target_y, inv, utt_labels, speakers, sources=[(source_X, source_y)],
-                              protocol="kfold", k=2 if quick else 5, config=cfg, seed=seed)
-    files = [plot_learning_curves(res, os.path.join(out_dir, "pathnet_learning_curves.png"),
-                                  "PathNet demo: with and without transfer")]
-    fd = res["folds"][0]
-    files.append(draw_pathways(np.asarray([fd["target_best"]]), 20, os.path.join(out_dir, "pathnet_pathways.png"),
-                               best=np.asarray(fd["target_best"]), fixed=np.asarray(fd["fixed_modules"], dtype=bool),
-                               title="target best pathway (blue) and transferred modules (red)"))
-    C = len(res["scratch"]["recall"])
-    table = per_emotion_table({"scratch": res["scratch"], "transfer": res["transfer"]}, [str(c) for c in range(C)])
-    with open(os.path.join(out_dir, "pathnet_demo.json"), "w") as fh:
-        json.dump(res, fh, indent=1, default=float)
-    files.append(os.path.join(out_dir, "pathnet_demo.json"))
-    return {"scratch": res["scratch"], "transfer": res["transfer"], "table": table, "files": files,
-            "seconds": res["seconds"]}
+    return draw

@@ -35,6 +35,13 @@ new head evolves on the next stage. A stage given as several datasets pools them
 A eNTER+SAV -> EMO: trained on both corpora). Chains A -> B -> C fix the union of the best
 pathways of all earlier stages.
 
+Inputs are standardised by default: :func:`evolve` and :func:`evolve_chain` scale every input
+feature by the mean and standard deviation of that stage's training data
+(:class:`emofast.dataset.Standardizer`, ``per="feature"``) and keep the statistics in
+:attr:`EvolveResult.standardizer`, so raw log-Mel dB values (about -100...+25) never reach the
+network; apply ``result.standardizer`` to data you predict. Pass ``standardize=False`` when the
+data is already standardised.
+
 Checkpoints: one file per stage, rewritten atomically after every generation with the network, the
 population, the fitnesses, the history and the numpy generator's state; a run interrupted at any
 point and resumed with the same arguments ends bit-identical to an uninterrupted run.
@@ -50,6 +57,9 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import torch
 
+from emofast._progress import progress_bar
+from emofast.dataset import Standardizer
+from emofast.errors import InputError, StoreError
 from emofast.nn.pathnet import PathNet
 
 __all__ = [
@@ -59,6 +69,7 @@ __all__ = [
     "mutate_genotype",
     "evolve",
     "evolve_chain",
+    "transfer",
     "best_mask",
 ]
 
@@ -107,26 +118,26 @@ class EvolveConfig:
 
     def validate(self) -> "EvolveConfig":
         if self.mode not in ("sequential", "parallel"):
-            raise ValueError(f"EvolveConfig: mode must be 'sequential' or 'parallel', got {self.mode!r}")
+            raise InputError(f"EvolveConfig: mode must be 'sequential' or 'parallel', got {self.mode!r}")
         if self.boundary not in ("wrap", "clamp"):
-            raise ValueError(f"EvolveConfig: boundary must be 'wrap' or 'clamp', got {self.boundary!r}")
+            raise InputError(f"EvolveConfig: boundary must be 'wrap' or 'clamp', got {self.boundary!r}")
         if self.mutate not in ("loser", "winner"):
-            raise ValueError(f"EvolveConfig: mutate must be 'loser' or 'winner', got {self.mutate!r}")
+            raise InputError(f"EvolveConfig: mutate must be 'loser' or 'winner', got {self.mutate!r}")
         if self.population < 2:
-            raise ValueError(f"EvolveConfig: population must be >= 2, got {self.population}")
+            raise InputError(f"EvolveConfig: population must be >= 2, got {self.population}")
         if self.tournaments < 1 or 2 * self.tournaments > self.population:
-            raise ValueError(f"EvolveConfig: tournaments must be in [1, population // 2], got {self.tournaments}")
+            raise InputError(f"EvolveConfig: tournaments must be in [1, population // 2], got {self.tournaments}")
         if self.generations < 0 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"EvolveConfig: need generations >= 0, batch_size >= 1, lr > 0; got "
+            raise InputError(f"EvolveConfig: need generations >= 0, batch_size >= 1, lr > 0; got "
                              f"{self.generations}, {self.batch_size}, {self.lr}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            raise ValueError(f"EvolveConfig: steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+            raise InputError(f"EvolveConfig: steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
         if self.min_steps < 1:
-            raise ValueError(f"EvolveConfig: min_steps must be >= 1, got {self.min_steps}")
+            raise InputError(f"EvolveConfig: min_steps must be >= 1, got {self.min_steps}")
         if self.mutation_rate is not None and not 0.0 <= self.mutation_rate <= 1.0:
-            raise ValueError(f"EvolveConfig: mutation_rate must be in [0, 1], got {self.mutation_rate}")
+            raise InputError(f"EvolveConfig: mutation_rate must be in [0, 1], got {self.mutation_rate}")
         if self.mutation_range < 0:
-            raise ValueError(f"EvolveConfig: mutation_range must be >= 0, got {self.mutation_range}")
+            raise InputError(f"EvolveConfig: mutation_range must be >= 0, got {self.mutation_range}")
         return self
 
 
@@ -150,6 +161,9 @@ class EvolveResult:
     history : list of dict
         Per generation: ``generation``, ``fitness`` (contenders), ``best_fitness``, and ``eval`` when an
         evaluation callback was given (the learning curve).
+    standardizer : emofast.dataset.Standardizer or None
+        The training statistics the inputs were standardised with (None: ``standardize=False``);
+        apply it to data you predict with this result.
     """
 
     task: int
@@ -159,6 +173,7 @@ class EvolveResult:
     best_fitness: float
     fixed: np.ndarray | None
     history: list = field(default_factory=list)
+    standardizer: Standardizer | None = None
 
     def best_mask(self, num_modules: int) -> np.ndarray:
         """``(L, M)`` bool modules of the best pathway, including the fixed ones."""
@@ -188,19 +203,19 @@ def mutate_genotype(genotype: np.ndarray, num_modules: int, rng: np.random.Gener
         return np.mod(g, num_modules)
     if boundary == "clamp":
         return np.clip(g, 0, num_modules - 1)
-    raise ValueError(f"mutate_genotype: boundary must be 'wrap' or 'clamp', got {boundary!r}")
+    raise InputError(f"mutate_genotype: boundary must be 'wrap' or 'clamp', got {boundary!r}")
 
 
 def _as_xy(X, y, net: PathNet) -> tuple[torch.Tensor, torch.Tensor]:
     X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).long()
     if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"evolve: X has {X.shape[0]} samples but y has {y.shape[0]} (need the same, >= 1)")
+        raise InputError(f"evolve: X has {X.shape[0]} samples but y has {y.shape[0]} (need the same, >= 1)")
     X = X.reshape(X.shape[0], -1).to(net.weights[0].dtype).contiguous()
     if X.shape[1] != net.in_features:
-        raise ValueError(f"evolve: X has {X.shape[1]} features per sample, the network expects {net.in_features}")
+        raise InputError(f"evolve: X has {X.shape[1]} features per sample, the network expects {net.in_features}")
     if not torch.isfinite(X).all():
-        raise ValueError("evolve: X contains NaN or Inf")
+        raise InputError("evolve: X contains NaN or Inf")
     return X, y
 
 
@@ -223,6 +238,7 @@ def evolve(
     evaluate: Callable[[np.ndarray], float] | None = None,
     progress: bool = False,
     stop_after: int | None = None,
+    standardize: bool = True,
 ) -> EvolveResult:
     """Evolve a population of pathways of ``net`` on one task with microbial binary tournaments.
 
@@ -248,6 +264,10 @@ def evolve(
         Show a tqdm bar with the generation and the best fitness.
     stop_after : int, optional
         Stop (as if interrupted) once this many generations are done; the checkpoint allows resuming.
+    standardize : bool, default True
+        Standardise every input feature with the statistics of ``X`` (kept in
+        :attr:`EvolveResult.standardizer`; apply it to data you predict). False: ``X`` is used as
+        given (already standardised).
 
     Returns
     -------
@@ -255,6 +275,10 @@ def evolve(
     """
     config = config.validate()
     X, y = _as_xy(X, y, net)
+    std = None
+    if standardize:
+        std = Standardizer.fit(X.numpy(), per="feature")
+        X = torch.from_numpy(std(X.numpy())).to(net.weights[0].dtype)
     L, M = net.num_layers, net.num_modules
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     fixed_t = None
@@ -270,7 +294,7 @@ def evolve(
     if checkpoint is not None and os.path.exists(checkpoint):
         state = torch.load(checkpoint, weights_only=False)
         if state["config"] != dataclasses.asdict(config) or state["task"] != task:
-            raise ValueError(f"evolve: checkpoint {checkpoint} was written with another configuration or task")
+            raise StoreError(f"evolve: checkpoint {checkpoint} was written with another configuration or task")
     if state is not None:
         net.load_state_dict(state["net"])
         genotypes, fitness, history = state["genotypes"], state["fitness"], state["history"]
@@ -282,11 +306,8 @@ def evolve(
         fitness = np.full(config.population, np.nan)
         history = []
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.generations, initial=start, desc=f"evolve task {task}", unit="gen")
+    bar = progress_bar(total=config.generations, initial=start, desc=f"evolve task {task}", unit="gen",
+                       enabled=progress)
     K = config.tournaments
     for gen in range(start, config.generations):
         if stop_after is not None and gen >= stop_after:
@@ -335,37 +356,90 @@ def evolve(
             _save_atomic({"net": net.state_dict(), "genotypes": genotypes, "fitness": fitness, "history": history,
                           "rng": rng.bit_generator.state, "generation": gen + 1, "task": task,
                           "config": dataclasses.asdict(config)}, os.fspath(checkpoint))
-        if bar is not None:
-            bar.set_postfix(best=f"{rec['best_fitness']:.3f}")
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.set_postfix(best=f"{rec['best_fitness']:.3f}")
+        bar.update(1)
+    bar.close()
     if np.isfinite(fitness).any():
         best_i = int(np.nanargmax(fitness))
         best_fit = float(fitness[best_i])
     else:
         best_i, best_fit = 0, float("nan")
     return EvolveResult(task=task, genotypes=genotypes.copy(), fitness=fitness.copy(), best=genotypes[best_i].copy(),
-                        best_fitness=best_fit, fixed=None if fixed is None else fixed.copy(), history=history)
+                        best_fitness=best_fit, fixed=None if fixed is None else fixed.copy(), history=history,
+                        standardizer=std)
 
 
 @dataclass
 class Stage:
-    """One task of a transfer chain: training data (several arrays are pooled) and class count."""
+    """One task of a transfer chain (:func:`evolve_chain`): its training data and class count.
+
+    Attributes
+    ----------
+    name : str
+        Shown in progress bars and results (e.g. ``"ravdess"``).
+    X : array-like of shape (n, ...)
+        Training samples; flattened to the network's ``in_features``.
+    y : array-like of int, shape (n,)
+        Class indices in ``[0, num_classes)`` (number them contiguously, e.g. with
+        :func:`emofast.dataset.encode_labels` or :attr:`emofast.dataset.SegmentData.segment_labels`).
+    num_classes : int
+        Size of the head this stage adds; each stage has its own head, so a source and a target
+        need not share classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> src = Stage("source", np.zeros((8, 12)), np.arange(8) % 4, 4)
+    >>> Stage.pooled("a+b", [src, src]).X.shape
+    (16, 12)
+    """
 
     name: str
     X: object
     y: object
     num_classes: int
 
+    def __post_init__(self) -> None:
+        y = np.asarray(self.y)
+        if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+            raise InputError(f"Stage {self.name!r}: labels must lie in [0, {self.num_classes}), got "
+                             f"[{int(y.min())}, {int(y.max())}]; number classes contiguously "
+                             "(emofast.dataset.encode_labels)")
+
     @staticmethod
     def pooled(name: str, stages: Sequence["Stage"]) -> "Stage":
         """The union of several sources' data as one stage (multi-source transfer)."""
         if not stages:
-            raise ValueError("Stage.pooled: need at least one stage")
+            raise InputError("Stage.pooled: need at least one stage")
         X = np.concatenate([np.asarray(s.X).reshape(len(s.y), -1) for s in stages])
         y = np.concatenate([np.asarray(s.y) for s in stages])
         return Stage(name, X, y, max(s.num_classes for s in stages))
+
+
+def transfer(net: PathNet, fixed: np.ndarray, num_classes: int, *,
+             generator: torch.Generator | None = None) -> int:
+    """The transfer step: freeze ``fixed`` modules, re-initialise every other one, add a new head.
+
+    Parameters
+    ----------
+    net : PathNet
+        Trained on the earlier stage(s); changed in place.
+    fixed : array of bool, shape (L, M)
+        Modules to keep (the union of the earlier stages' best pathways); they stay active in every
+        later pathway (pass the same mask as ``fixed`` to :func:`evolve`).
+    num_classes : int
+        Classes of the new task.
+    generator : torch.Generator, optional
+        Seeds the re-initialisation and the new head.
+
+    Returns
+    -------
+    int
+        The new task's head index.
+    """
+    net.freeze(torch.from_numpy(np.asarray(fixed, dtype=bool).copy()))
+    net.reset_modules(keep=net.frozen.cpu(), generator=generator)
+    return net.add_head(num_classes, generator=generator)
 
 
 def evolve_chain(
@@ -378,12 +452,15 @@ def evolve_chain(
     evaluate: Sequence[Callable[[np.ndarray], float] | None] | None = None,
     progress: bool = False,
     stop_after: tuple[int, int] | None = None,
+    standardize: bool = True,
 ) -> list[EvolveResult]:
     """Evolve ``net`` on each stage in turn, transferring the fixed pathways forward.
 
     Stage ``i > 0`` freezes the union of the best pathways of stages ``0..i-1`` (always active),
-    re-initialises every other module (seeded by ``seed`` and ``i``), adds a head and evolves a new
-    population. A stage given as a sequence of :class:`Stage` pools their data.
+    re-initialises every other module (seeded by ``seed`` and ``i``), adds a head (:func:`transfer`)
+    and evolves a new population. A stage given as a sequence of :class:`Stage` pools their data.
+    Each stage's inputs are standardised with that stage's own statistics unless
+    ``standardize=False`` (see :func:`evolve`).
 
     Parameters
     ----------
@@ -400,6 +477,8 @@ def evolve_chain(
         ``results[-1].fixed`` of that stage.
     stop_after : (stage, generations), optional
         Simulated interruption: stop stage ``stage`` after that many generations and return.
+    standardize : bool, default True
+        As in :func:`evolve`, per stage.
     """
     results: list[EvolveResult] = []
     fixed = np.zeros((net.num_layers, net.num_modules), dtype=bool)
@@ -408,14 +487,13 @@ def evolve_chain(
     for i, st in enumerate(stages):
         stage = Stage.pooled("+".join(s.name for s in st), list(st)) if isinstance(st, (list, tuple)) else st
         gen = torch.Generator().manual_seed(seed * 7919 + i)
-        if i > 0:
-            net.freeze(torch.from_numpy(fixed.copy()))
-            net.reset_modules(keep=net.frozen.cpu(), generator=gen)
-        task = net.add_head(stage.num_classes, generator=gen)
+        task = (transfer(net, fixed, stage.num_classes, generator=gen) if i > 0
+                else net.add_head(stage.num_classes, generator=gen))
         ckpt = None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), f"stage{i}.pt")
         ev = None if evaluate is None else evaluate[i]
         res = evolve(net, stage.X, stage.y, task=task, config=config, seed=seed + 1000 * i,
                      fixed=fixed.copy() if i > 0 else None, checkpoint=ckpt, evaluate=ev, progress=progress,
+                     standardize=standardize,
                      stop_after=stop_after[1] if stop_after is not None and stop_after[0] == i else None)
         results.append(res)
         if stop_after is not None and stop_after[0] == i:

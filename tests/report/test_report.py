@@ -81,3 +81,59 @@ def test_plots_skipped_without_matplotlib(tmp_path, monkeypatch):
     out = report.write_report(tmp_path, [_evaluation()], notice=notice)
     assert out["plots"] == [] and out["text"].exists()
     assert notice.getvalue().count("\n") == 1 and "matplotlib" in notice.getvalue()
+
+
+def test_no_plots_skips_every_figure_including_extra_ones(tmp_path):
+    called = []
+    out = report.write_report(tmp_path, [_evaluation()], plots=False,
+                              extra_plots=[lambda out, plt: called.append(1) or []])
+    assert out["plots"] == [] and called == [] and not list(tmp_path.glob("*.png"))
+
+
+def test_one_table_renderer_for_evaluations_and_summaries():
+    ev = _evaluation()
+    from_ev = report.results_table([ev], overall=("WAR", "UAR"))
+    from_rows = report.recall_table({ev.name: ev.recall_row()}, ev.classes)
+    assert from_ev == from_rows
+    with pytest.raises(ValueError, match="overall"):
+        report.recall_table({ev.name: ev.recall_row()}, ev.classes, overall=("bogus",))
+
+
+def test_learning_curves_of_generations_and_several_arms(tmp_path):
+    plt = report.pyplot()
+    if plt is None:
+        pytest.skip("matplotlib missing")
+    arms = []
+    for name in ("scratch", "transfer"):
+        ev = _evaluation(name)
+        ev.curves = [{"best_fitness": [0.2, 0.4, 0.5], "test_acc": [0.1, 0.3, None]}]
+        ev.curves += [{"best_fitness": [0.3, 0.5, 0.6], "test_acc": [0.2, 0.4, 0.5]}]
+        ev.curve_unit = "generation"
+        arms.append(ev)
+    path = report.plot_learning_curves(arms, tmp_path / "c.png", plt)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    empty = _evaluation()
+    empty.curves = []
+    assert report.plot_learning_curves(empty, tmp_path / "none.png", plt) is None
+
+
+def test_pathway_figure_marks_transferred_and_reused_modules(tmp_path, monkeypatch):
+    plt = report.pyplot()
+    if plt is None:
+        pytest.skip("matplotlib missing")
+    labels = []
+    real_scatter = plt.Axes.scatter
+
+    def scatter(self, *args, **kwargs):
+        labels.append(kwargs.get("label"))
+        return real_scatter(self, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Axes, "scatter", scatter)
+    best = np.array([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]])
+    fixed = np.zeros((3, 20), bool)
+    fixed[0, [3, 19]] = True  # module 3 transferred and reused, 19 transferred only
+    path = report.draw_pathways(tmp_path / "p.png", plt, num_modules=20, best=best, fixed=fixed,
+                                fold=2, title="t")
+    assert path.exists()
+    assert {"best pathway", "transferred (fixed, always active)",
+            "transferred and reused by the best pathway"} <= set(labels)

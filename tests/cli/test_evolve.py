@@ -43,12 +43,16 @@ def test_evolve_reads_feature_stores(tmp_path):
                "--protocol", "kfold", "--folds", "2", "--max-folds", "1", "--generations", "2",
                "--population", "4", "--mode", "parallel", "--min-steps", "2", "--no-curves", "--out", str(out)])
     assert rc == 0
-    res = json.loads((out / "pathnet.json").read_text())
-    assert res["classes"] == EMOS and res["n_folds"] == 1
-    assert res["config"]["mode"] == "parallel" and res["config"]["min_steps"] == 2
-    assert res["config"]["generations"] == 2 and res["config"]["population"] == 4
-    assert res["folds"][0]["n_train_segments"] == 12  # 6 of 12 utterances, 2 segments each
-    assert "transfer, kfold" in (out / "table.md").read_text()
+    res = json.loads((out / "results.json").read_text())
+    scratch, transfer = res["evaluations"]
+    assert scratch["classes"] == EMOS and len(scratch["folds"]) == 1
+    cfg = transfer["info"]["evolve"]
+    assert cfg["mode"] == "parallel" and cfg["min_steps"] == 2
+    assert cfg["generations"] == 2 and cfg["population"] == 4
+    assert transfer["folds"][0]["train_segments"] == 12  # 6 of 12 utterances, 2 segments each
+    assert transfer["info"]["sources"] == ["srccorpus"]
+    assert res["command"][:2] == ["emofast", "evolve"]
+    assert "srccorpus -> tgtcorpus, kfold" in (out / "table.txt").read_text()
 
 
 def test_evolve_store_errors(tmp_path, capsys):
@@ -59,7 +63,7 @@ def test_evolve_store_errors(tmp_path, capsys):
         return capsys.readouterr().err
 
     assert "--store" in err(["evolve", "--target", "emodb", "--out", str(tmp_path / "o")])
-    assert "no such feature store" in err(["evolve", "--store", str(tmp_path / "nope"), "--target", "emodb",
+    assert "does not exist" in err(["evolve", "--store", str(tmp_path / "nope"), "--target", "emodb",
                                            "--out", str(tmp_path / "o")])
     _store(tmp_path / "s", "tgtcorpus", 6, 0)
     assert "other" in err(["evolve", "--store", str(tmp_path / "s"), "--target", "other", "--out", str(tmp_path / "o")])
@@ -77,12 +81,15 @@ def test_evolve_fold_indices_match_full_run(tmp_path):
               "--min-steps", "2", "--no-curves"]
     assert main(common + ["--out", str(tmp_path / "full")]) == 0
     assert main(common + ["--fold-indices", "3", "2", "--out", str(tmp_path / "sel")]) == 0
-    full = json.loads((tmp_path / "full" / "pathnet.json").read_text())
-    sel = json.loads((tmp_path / "sel" / "pathnet.json").read_text())
-    assert [fd["fold"] for fd in full["folds"]] == [0, 1, 2]
-    assert [fd["fold"] for fd in sel["folds"]] == [1, 2] and sel["n_folds"] == 2
-    for fd in sel["folds"]:
-        ref = full["folds"][fd["fold"]]
-        for key in ("scratch", "transfer", "fixed_modules", "target_best", "source_best_fitness"):
-            assert fd[key] == ref[key], key
+    full = json.loads((tmp_path / "full" / "results.json").read_text())["evaluations"]
+    sel = json.loads((tmp_path / "sel" / "results.json").read_text())["evaluations"]
+    for arm_full, arm_sel in zip(full, sel):
+        assert [fd["fold"] for fd in arm_full["folds"]] == [0, 1, 2]
+        assert [fd["fold"] for fd in arm_sel["folds"]] == [1, 2]
+        for fd in arm_sel["folds"]:
+            ref = arm_full["folds"][fd["fold"]]
+            for key in ("war", "uar", "best", "best_fitness", "fixed_modules",
+                        "source_best_fitness"):
+                assert fd.get(key) == ref.get(key), key
+    assert "fixed_modules" in sel[1]["folds"][0]
     assert main(common + ["--fold-indices", "4", "--out", str(tmp_path / "bad")]) == 1

@@ -62,8 +62,13 @@ def test_demo_quick_end_to_end(tmp_path, demo_cache, capsys):
     # features are cached per generated corpus set (quick/full and seeds reuse utterance ids)
     corpora_set = next((demo_cache / "corpora").glob("*seed0-quick*"))
     assert (demo_cache / "features" / corpora_set.name / "demo_phone").is_dir()
+    # PathNet scratch vs transfer is part of the same report
+    assert [e["name"] for e in data["evaluations"][1:]] == [
+        "PathNet scratch, kfold", "PathNet demo_studio -> demo_phone, kfold"]
+    assert "fixed_modules" in data["evaluations"][2]["folds"][0]
     pytest.importorskip("matplotlib")
-    assert len(list(out.glob("*.png"))) == 3
+    pngs = {p.name for p in out.glob("*.png")}
+    assert {"pathways.png", "learning_curves.png"} <= pngs and len(pngs) == 3 * 3 + 2
 
 
 @pytest.fixture(scope="module")
@@ -188,21 +193,27 @@ def test_evaluate_missing_store(tmp_path, capsys):
            "does not exist", "emofast features")
 
 
-def test_segment_data_from_records_and_face_crops():
-    """Label selection keeps utterance grouping; channels-last uint8 face crops become CHW floats."""
-    from types import SimpleNamespace
+def test_evaluate_keeps_every_label_and_runs_chosen_folds(store, tmp_path, capsys):
+    rc = cli.main(["evaluate", str(store), "--protocol", "loso", "--epochs", "1",
+                   "--fold-indices", "2", "--out", str(tmp_path), "--no-plots", "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    ev = json.loads((tmp_path / "results.json").read_text())["evaluations"][0]
+    assert len(ev["classes"]) == 6 and [f["fold"] for f in ev["folds"]] == [1]
+    assert "fold 2 (1/1)" in text
+    _fails(["evaluate", str(store), "--protocol", "loso", "--fold-indices", "9",
+            "--out", str(tmp_path)], capsys, "out of range")
 
-    from emofast.commands import segment_data
 
-    recs = [SimpleNamespace(id=f"u{i}", start=2 * i, stop=2 * i + 2, label=lab, speaker=f"s{i % 2}")
-            for i, lab in enumerate(["anger", "calm", "sadness", "anger"])]
-    faces = np.arange(8 * 64 * 64 * 3, dtype=np.int64).reshape(8, 64, 64, 3) % 256
-    fs = SimpleNamespace(features=faces.astype(np.uint8), utterances=recs)
-    data = segment_data(fs, ["anger", "sadness"])
-    assert data.ids == ["u0", "u2", "u3"] and data.labels.tolist() == [0, 1, 0]
-    assert data.groups.tolist() == [0, 0, 1, 1, 2, 2]
-    x = data.X[np.array([2])]
-    assert x.shape == (1, 3, 64, 64) and x.dtype == np.float32
-    np.testing.assert_allclose(x[0], np.moveaxis(faces[4], -1, 0) / 255.0)
-    with pytest.raises(ValueError, match="only one emotion"):
-        segment_data(fs, ["sadness", "fear"])
+def test_errors_are_one_line_whatever_their_class(tmp_path, capsys, monkeypatch):
+    import emofast.commands.evaluate as evaluate
+
+    def shape_error(args):
+        raise TypeError("features must be float32,\n  got int64")
+
+    monkeypatch.setattr(evaluate, "run", shape_error)
+    err = _fails(["evaluate", str(tmp_path)], capsys, "features must be float32, got int64")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    (tmp_path / "file").write_text("x")
+    _fails(["evolve", "--target", "x.npz", "--out", str(tmp_path / "file")], capsys,
+           "not a folder")

@@ -193,9 +193,9 @@ def test_cli_evolve_scratch_vs_transfer(tmp_path):
                "--protocol", "loso", "--max-folds", "1", "--generations", "2", "--population", "4",
                "--steps-per-epoch", "1", "--out", str(out)])
     assert rc == 0
-    for f in ("pathnet.json", "table.md", "learning_curves.png", "pathways.png"):
+    for f in ("results.json", "results.txt", "table.txt", "learning_curves.png", "pathways.png"):
         assert (out / f).exists()
-    assert "transfer, loso" in (out / "table.md").read_text()
+    assert "src -> tgt, loso" in (out / "table.txt").read_text()
 
 
 def _separable(d=64, classes=4, sep=1.0, n=512, seed=0):
@@ -232,6 +232,7 @@ def test_evolution_with_paper_settings_learns_a_separable_problem():
     (X, y), (Xt, yt) = _separable()
     net = PathNet(64, 4, generator=torch.Generator().manual_seed(0))
     res = evolve(net, X, y, task=0, config=EvolveConfig(generations=10), seed=0)
+    Xt = res.standardizer(Xt)  # the training statistics evolve() standardised with
     pred = net.predict_proba(torch.from_numpy(Xt), torch.from_numpy(res.best[None]))[0].argmax(1).numpy()
     assert res.best_fitness > 0.5
     assert np.mean(pred == yt) > 0.5  # chance 0.25

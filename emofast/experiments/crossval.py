@@ -1,0 +1,245 @@
+"""The one fold loop of emofast's experiments.
+
+:func:`cross_validate` runs a model over the folds of a protocol of :mod:`emofast.protocols`:
+
+1. split the utterances (or, for the papers' leaky ``segment`` protocol, the segments);
+2. take the segments of each side's utterances (segments of one utterance never straddle);
+3. standardise both sides with statistics of the **training** side only;
+4. call ``fit_fold(fold)``, which trains whatever model on the training side and returns posteriors
+   of the test segments (the CNN baseline, PathNet scratch and transfer, and next joint learning
+   and fusion all plug in here);
+5. average segment posteriors per test utterance;
+6. score the pooled test predictions with :func:`emofast.metrics.score`, keeping every fold's
+   WAR/UAR, learning curve and details in the returned :class:`~emofast.report.Evaluation`.
+
+The fit callback sees the test inputs only to predict them and, for learning curves, through
+:attr:`Fold.test_accuracy`; anything it selects (epochs, early stopping, hyper-parameters) must be
+chosen on data carved from the training side (:attr:`Fold.groups_train`,
+:attr:`Fold.speakers_train`), never on the test fold.
+
+Every fold is seeded by its index (:func:`fold_seed`), so a fold run alone (``fold_indices``) gives
+the same result as in a full run and runs of disjoint folds can be pooled.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emofast.dataset import SegmentData, Standardizer
+from emofast.errors import InputError
+from emofast.metrics import score, uar
+from emofast.protocols import aggregate_segments, make_splits, segments_of
+from emofast.report.evaluation import Evaluation
+
+__all__ = ["Fold", "FoldOutput", "FitFold", "fold_seed", "select_folds", "cross_validate"]
+
+
+@dataclass
+class Fold:
+    """What a fit callback gets for one fold.
+
+    Attributes
+    ----------
+    index : int
+        0-based position in the protocol's fold order (LOSO: sorted speakers).
+    seed : int
+        Seed of this fold (:func:`fold_seed`): seed models, shuffles and evolutions with it.
+    n_classes : int
+    X_train, X_test : numpy.ndarray of float32
+        Standardised segments of the training and test utterances (flattened to
+        ``(n, features)`` when the loop was asked to flatten).
+    y_train : numpy.ndarray of int64
+        Class index of every training segment.
+    groups_train : numpy.ndarray of int64
+        Utterance index (into the data's utterances) of every training segment: carve validation
+        utterances from these.
+    speakers_train : numpy.ndarray of str
+        Speaker of every training segment: carve validation speakers from these.
+    test_accuracy : callable
+        ``test_accuracy(segment_posteriors) -> float``: accuracy on the test fold at the
+        protocol's level (utterances, or segments for ``segment``). For learning curves only.
+    """
+
+    index: int
+    seed: int
+    n_classes: int
+    X_train: np.ndarray
+    y_train: np.ndarray
+    groups_train: np.ndarray
+    speakers_train: np.ndarray
+    X_test: np.ndarray
+    test_accuracy: Callable[[np.ndarray], float]
+
+
+@dataclass
+class FoldOutput:
+    """What a fit callback returns.
+
+    Attributes
+    ----------
+    posteriors : numpy.ndarray, shape (len(fold.X_test), n_classes)
+        Class posteriors of every test segment.
+    curve : dict of str to list of float
+        Learning curve (e.g. ``train_loss``, ``train_acc``, ``test_acc`` per epoch).
+    info : dict
+        JSON-ready details kept in :attr:`Evaluation.folds` (e.g. a PathNet's best pathway).
+    """
+
+    posteriors: np.ndarray
+    curve: dict[str, list[float]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+FitFold = Callable[[Fold], FoldOutput]
+
+
+def fold_seed(seed: int, index: int) -> int:
+    """Seed of fold ``index`` of a run seeded with ``seed``: ``seed * 1000 + index``."""
+    return int(seed) * 1000 + int(index)
+
+
+def select_folds(n_folds: int, max_folds: int | None = None,
+                 fold_indices: Sequence[int] | None = None) -> list[int]:
+    """Fold indices to run: the first ``max_folds``, then only ``fold_indices`` (0-based) of those.
+
+    Raises
+    ------
+    InputError
+        ``max_folds`` < 1, or an index outside the folds left.
+    """
+    if max_folds is not None:
+        if max_folds < 1:
+            raise InputError(f"max_folds must be >= 1, got {max_folds}")
+        n_folds = min(n_folds, max_folds)
+    if fold_indices is None:
+        return list(range(n_folds))
+    indices = sorted({int(i) for i in fold_indices})
+    bad = [i for i in indices if not 0 <= i < n_folds]
+    if bad or not indices:
+        raise InputError(f"fold indices {[i + 1 for i in bad] or list(fold_indices)} are out of "
+                         f"range: the protocol has {n_folds} fold(s) (numbered from 1)")
+    return indices
+
+
+def _standardize(X_train: np.ndarray, X_test: np.ndarray, per: str | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    if per is None:
+        return X_train, X_test
+    std = Standardizer.fit(X_train, per=per)
+    return std(X_train), std(X_test)
+
+
+def cross_validate(
+    data: SegmentData,
+    protocol: str,
+    fit_fold: FitFold,
+    *,
+    name: str,
+    folds: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+    max_folds: int | None = None,
+    fold_indices: Sequence[int] | None = None,
+    standardize: str | None = "channel",
+    flatten: bool = False,
+    curve_unit: str = "epoch",
+    info: dict[str, Any] | None = None,
+    on_fold: Callable[[int, int, dict[str, Any]], None] | None = None,
+) -> Evaluation:
+    """Run ``fit_fold`` over the folds of ``protocol`` and score the pooled test predictions.
+
+    Parameters
+    ----------
+    data : SegmentData
+        From :mod:`emofast.dataset`.
+    protocol : {"kfold", "loso", "segment"}
+        ``kfold`` and ``loso`` split utterances and score utterances (mean of segment posteriors);
+        ``segment`` is the papers' leaky segment split, scored per segment and marked ``*``.
+    fit_fold : callable
+        ``fit_fold(Fold) -> FoldOutput``.
+    name : str
+        Row label of the evaluation.
+    folds, repeats, seed : int
+        k of the k-fold protocols, repeats of k-fold, base seed (of splits and folds).
+    max_folds, fold_indices : optional
+        Run only the first folds / only these 0-based folds (see :func:`select_folds`).
+    standardize : {"channel", "feature", None}
+        Statistics of the training side, per input channel (CNN) or per feature (PathNet).
+    flatten : bool
+        Hand the callback ``(n, features)`` arrays.
+    curve_unit : str
+        ``"epoch"`` or ``"generation"``: the unit of the returned curves.
+    info : dict, optional
+        Settings to keep in :attr:`Evaluation.info` (sizes and the protocol are added).
+    on_fold : callable, optional
+        ``on_fold(position, n_run, fold_details)`` after each fold (progress printing); the
+        details carry ``name`` besides what :attr:`Evaluation.folds` keeps.
+
+    Returns
+    -------
+    emofast.report.Evaluation
+    """
+    segment_level = protocol == "segment"
+    splits = make_splits(protocol, labels=data.labels, speakers=data.speakers,
+                         segment_labels=data.segment_labels, k=folds, repeats=repeats, seed=seed)
+    indices = select_folds(len(splits), max_folds, fold_indices)
+    seg_y, groups = data.segment_labels, data.groups
+    speakers_of_segments = data.speakers[groups]
+    t0 = time.perf_counter()
+    y_true, posteriors, fold_war, fold_uar, curves, details = [], [], [], [], [], []
+    for pos, f in enumerate(indices):
+        tr, te = splits[f]
+        seg_tr, seg_te = ((np.asarray(tr), np.asarray(te)) if segment_level
+                          else (segments_of(tr, groups), segments_of(te, groups)))
+        if seg_tr.size == 0 or seg_te.size == 0:
+            raise InputError(f"fold {f + 1} of {protocol} has an empty side ({seg_tr.size} train, "
+                             f"{seg_te.size} test segments)")
+        X_tr, X_te = data.arrays(seg_tr), data.arrays(seg_te)
+        if flatten:
+            X_tr, X_te = X_tr.reshape(len(X_tr), -1), X_te.reshape(len(X_te), -1)
+        X_tr, X_te = _standardize(X_tr, X_te, standardize)
+
+        def to_items(post: np.ndarray, seg_te: np.ndarray = seg_te) -> tuple[np.ndarray, np.ndarray]:
+            if segment_level:
+                return np.asarray(post, dtype=np.float64), seg_y[seg_te]
+            utt_post, utts = aggregate_segments(post, groups[seg_te])
+            return utt_post, data.labels[utts]
+
+        def test_accuracy(post: np.ndarray, to_items: Callable = to_items) -> float:
+            p, y = to_items(post)
+            return float(np.mean(p.argmax(1) == y))
+
+        fold = Fold(index=f, seed=fold_seed(seed, f), n_classes=data.n_classes, X_train=X_tr,
+                    y_train=seg_y[seg_tr], groups_train=groups[seg_tr],
+                    speakers_train=speakers_of_segments[seg_tr], X_test=X_te,
+                    test_accuracy=test_accuracy)
+        out = fit_fold(fold)
+        if np.shape(out.posteriors) != (len(X_te), data.n_classes):
+            raise InputError(f"fit_fold returned posteriors of shape {np.shape(out.posteriors)} "
+                             f"for {len(X_te)} test segments and {data.n_classes} classes")
+        post, y = to_items(out.posteriors)
+        y_true.append(y)
+        posteriors.append(post)
+        fold_war.append(float(np.mean(post.argmax(1) == y)))
+        fold_uar.append(uar(y, post.argmax(1)))
+        curves.append(out.curve)
+        details.append({"fold": f, "seed": fold.seed, "train_segments": int(seg_tr.size),
+                        "test_items": int(len(y)), "war": fold_war[-1], "uar": fold_uar[-1],
+                        **out.info})
+        if on_fold is not None:
+            on_fold(pos, len(indices), {"name": name, **details[-1]})
+    y_all, post_all = np.concatenate(y_true), np.concatenate(posteriors)
+    return Evaluation(
+        name=name, classes=list(data.classes),
+        scores=score(y_all, scores=post_all, n_classes=data.n_classes),
+        protocol=protocol, leaky=segment_level, level="segment" if segment_level else "utterance",
+        fold_war=fold_war, fold_uar=fold_uar, curves=curves, curve_unit=curve_unit,
+        folds=details, seconds=time.perf_counter() - t0,
+        info={"corpus": data.corpus, "utterances": data.n_utterances, "segments": len(data.X),
+              "splits": len(splits), "folds_run": [i + 1 for i in indices],
+              "seed": seed, **(info or {})},
+    )

@@ -1,0 +1,110 @@
+"""What one evaluated method hands to the reports: :class:`Evaluation`."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emofast.metrics import Scores
+
+__all__ = ["Evaluation", "PROTOCOL_NAMES"]
+
+#: Long names of the protocols, for titles and printed summaries.
+PROTOCOL_NAMES = {"kfold": "k-fold by utterance", "loso": "leave-one-speaker-out",
+                  "segment": "segment split (leaky)", "given": "given predictions"}
+
+
+@dataclass
+class Evaluation:
+    """One evaluated method, ready to report.
+
+    Attributes
+    ----------
+    name : str
+        Row label (e.g. ``"GN-CNN demo_phone kfold"``).
+    classes : list of str
+        Emotion names in class-index order.
+    scores : emofast.metrics.Scores
+        Metrics of the test predictions pooled over folds.
+    protocol : str
+        ``"kfold"``, ``"loso"``, ``"segment"`` or free text.
+    leaky : bool
+        Numbers come from a split that leaks (marked ``*``).
+    level : str
+        ``"utterance"`` or ``"segment"``: what one scored item is.
+    fold_war, fold_uar : list of float
+        Accuracy and unweighted average recall of each fold (for the mean ± std column).
+    curves : list of dict
+        Per fold learning curve, lists keyed by what they measure (``train_loss``, ``train_acc``,
+        ``test_acc``, ``best_fitness``, ...), one value per :attr:`curve_unit`.
+    curve_unit : str
+        ``"epoch"`` (CNN) or ``"generation"`` (PathNet evolution).
+    folds : list of dict
+        Per fold details: ``fold`` (index in the protocol's order), sizes, and what the method
+        adds (e.g. a PathNet's best pathway).
+    seconds : float
+        Wall time of the evaluation.
+    info : dict
+        Free-form extras written to JSON (corpus, sizes, settings, command).
+    """
+
+    name: str
+    classes: list[str]
+    scores: Scores
+    protocol: str = "kfold"
+    leaky: bool = False
+    level: str = "utterance"
+    fold_war: list[float] = field(default_factory=list)
+    fold_uar: list[float] = field(default_factory=list)
+    curves: list[dict[str, list[float]]] = field(default_factory=list)
+    curve_unit: str = "epoch"
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Row label, with ``*`` when leaky."""
+        return f"{self.name} *" if self.leaky else self.name
+
+    def recall_row(self) -> dict[str, Any]:
+        """``{"recall": [...], "war", "uar", "leaky"}``: the row :func:`recall_table` takes."""
+        return {"recall": list(self.scores.recall), "war": self.scores.war,
+                "uar": self.scores.uar, "leaky": self.leaky}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (curves as per-epoch or per-generation lists)."""
+        s = self.scores
+        return {
+            "name": self.name,
+            "protocol": self.protocol,
+            "leaky": self.leaky,
+            "level": self.level,
+            "n": s.n,
+            "classes": self.classes,
+            "war": s.war,
+            "uar": s.uar,
+            "uap": s.uap,
+            "micro_f1": s.micro_f1,
+            "macro_f1": s.macro_f1,
+            "micro_auc": nan_to_none([s.roc.micro_auc])[0] if s.roc else None,
+            "macro_auc": nan_to_none([s.roc.macro_auc])[0] if s.roc else None,
+            "recall": dict(zip(self.classes, nan_to_none(s.recall))),
+            "precision": dict(zip(self.classes, nan_to_none(s.precision))),
+            "auc": dict(zip(self.classes, nan_to_none(s.roc.auc))) if s.roc else None,
+            "confusion": s.confusion.tolist(),
+            "fold_war": self.fold_war,
+            "fold_uar": self.fold_uar,
+            "folds": self.folds,
+            "curves": self.curves,
+            "curve_unit": self.curve_unit,
+            "seconds": self.seconds,
+            "info": self.info,
+        }
+
+
+def nan_to_none(values: Any) -> list[float | None]:
+    """Floats with NaN as None (JSON has no NaN)."""
+    return [None if math.isnan(v) else float(v) for v in np.asarray(values, dtype=float)]
