@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
+from emofast.errors import InputError
+
 __all__ = [
     "confusion_matrix",
     "war",
@@ -44,21 +46,21 @@ def _labels(y_true, y_pred, n_classes: int | None) -> tuple[np.ndarray, np.ndarr
     t = np.asarray(y_true)
     p = np.asarray(y_pred)
     if t.ndim != 1 or p.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D, got shapes {t.shape} and {p.shape}")
+        raise InputError(f"y_true and y_pred must be 1-D, got shapes {t.shape} and {p.shape}")
     if t.shape != p.shape:
-        raise ValueError(f"y_true and y_pred differ in length: {t.size} vs {p.size}")
+        raise InputError(f"y_true and y_pred differ in length: {t.size} vs {p.size}")
     if t.size == 0:
-        raise ValueError("y_true is empty: no predictions to score")
+        raise InputError("y_true is empty: no predictions to score")
     for name, a in (("y_true", t), ("y_pred", p)):
         if not np.issubdtype(a.dtype, np.integer):
             raise TypeError(f"{name} must hold integer class indices, got dtype {a.dtype}")
         if a.min() < 0:
-            raise ValueError(f"{name} holds a negative class index {int(a.min())}")
+            raise InputError(f"{name} holds a negative class index {int(a.min())}")
     top = int(max(t.max(), p.max())) + 1
     if n_classes is None:
         n_classes = top
     elif top > n_classes:
-        raise ValueError(f"class index {top - 1} is out of range for n_classes={n_classes}")
+        raise InputError(f"class index {top - 1} is out of range for n_classes={n_classes}")
     return t.astype(np.int64), p.astype(np.int64), int(n_classes)
 
 
@@ -159,7 +161,7 @@ def roc_curve(y_binary, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = np.asarray(y_binary).astype(bool).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
     if y.shape != s.shape:
-        raise ValueError(f"labels and scores differ in length: {y.size} vs {s.size}")
+        raise InputError(f"labels and scores differ in length: {y.size} vs {s.size}")
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     # last index of each run of equal scores
@@ -229,7 +231,7 @@ def roc_ovr(y_true, scores) -> RocResult:
     t = np.asarray(y_true)
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] != t.shape[0]:
-        raise ValueError(f"scores must have shape ({t.shape[0]}, n_classes), got {s.shape}")
+        raise InputError(f"scores must have shape ({t.shape[0]}, n_classes), got {s.shape}")
     n_classes = s.shape[1]
     _labels(t, t, n_classes)
     onehot = np.zeros_like(s, dtype=bool)
@@ -304,7 +306,7 @@ def score(y_true, y_pred=None, scores=None, n_classes: int | None = None) -> Sco
         if y_pred is None:
             y_pred = scores.argmax(axis=1)
     if y_pred is None:
-        raise ValueError("give y_pred or scores")
+        raise InputError("give y_pred or scores")
     t, p, c = _labels(y_true, y_pred, n_classes)
     micro, macro = f1_scores(t, p)
     return Scores(

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from emofast.errors import InputError
+
 __all__ = ["GroupNormCNN"]
 
 
@@ -61,9 +63,9 @@ class GroupNormCNN(nn.Module):
     ) -> None:
         super().__init__()
         if n_classes < 2:
-            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+            raise InputError(f"n_classes must be >= 2, got {n_classes}")
         if input_size < 2 ** len(channels):
-            raise ValueError(
+            raise InputError(
                 f"input_size {input_size} is too small for {len(channels)} pooling blocks")
         self.n_classes = n_classes
         blocks: list[nn.Module] = []
