@@ -65,6 +65,9 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from emofast.corpora import MissingPathError
+from emofast.errors import InputError, MediaError
+
 __all__ = [
     "LogMelConfig",
     "SegmentsResult",
@@ -149,8 +152,8 @@ class LogMelConfig:
     pad: str = "repeat"
 
     def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> ValueError:
-            return ValueError(f"LogMelConfig: {name}={getattr(self, name)!r} {why}")
+        def bad(name: str, why: str) -> InputError:
+            return InputError(f"LogMelConfig: {name}={getattr(self, name)!r} {why}")
 
         if isinstance(self.window, list):
             object.__setattr__(self, "window", tuple(self.window))
@@ -164,7 +167,7 @@ class LogMelConfig:
             raise bad("fmax", f"exceeds the Nyquist frequency {self.sr / 2:g} Hz of sr={self.sr}; "
                               "lower it or pass fmax=None")
         if self.win_ms <= 0 or self.hop_ms <= 0:
-            raise ValueError(f"LogMelConfig: win_ms={self.win_ms!r} and hop_ms={self.hop_ms!r} must be > 0")
+            raise InputError(f"LogMelConfig: win_ms={self.win_ms!r} and hop_ms={self.hop_ms!r} must be > 0")
         win = self.win_length
         if win < 2 or self.hop_length < 1:
             raise bad("win_ms", f"gives a window of {win} samples at sr={self.sr}; need at least 2")
@@ -550,17 +553,17 @@ def _kernels() -> dict[str, Any]:
 def _as_waveform(y: Any, what: str = "audio") -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"{what}: expected a mono 1-D waveform, got shape {y.shape}")
+        raise InputError(f"{what}: expected a mono 1-D waveform, got shape {y.shape}")
     if y.dtype.kind not in "fiu":
-        raise ValueError(f"{what}: unsupported sample dtype {y.dtype}")
+        raise InputError(f"{what}: unsupported sample dtype {y.dtype}")
     if y.dtype.kind in "iu":
         y = _int_to_float(y)
     y = np.ascontiguousarray(y, dtype=np.float32)
     if y.size == 0:
-        raise ValueError(f"{what}: zero-length audio (no samples)")
+        raise InputError(f"{what}: zero-length audio (no samples)")
     bad = _kernels()["count_nonfinite"](y)
     if bad:
-        raise ValueError(f"{what}: {bad} NaN/Inf sample(s)")
+        raise InputError(f"{what}: {bad} NaN/Inf sample(s)")
     return y
 
 
@@ -611,7 +614,7 @@ def _pad_to(y: np.ndarray, length: int, policy: str) -> np.ndarray:
 
 def _prepare(y: Any, sr: int, cfg: LogMelConfig, min_len: int, what: str) -> np.ndarray | None:
     if not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ValueError(f"{what}: sample rate must be a positive integer, got {sr!r}")
+        raise InputError(f"{what}: sample rate must be a positive integer, got {sr!r}")
     y = _resample(_as_waveform(y, what), int(sr), cfg.sr)
     if y.shape[0] < min_len:
         if cfg.pad == "drop":
@@ -690,8 +693,8 @@ def logmel(y: np.ndarray, sr: int, config: LogMelConfig | None = None, **overrid
 
     Raises
     ------
-    ValueError
-        Zero-length input, NaN/Inf samples, non-1-D input or an invalid setting.
+    emofast.errors.InputError
+        Zero-length input, NaN/Inf samples, non-1-D input or an invalid setting (a ``ValueError``).
     """
     cfg = _resolve_config(config, overrides)
     y = _prepare(y, sr, cfg, cfg.win_length, "logmel")
@@ -723,16 +726,16 @@ def deltas(S: np.ndarray, width: int = 9, order: int = 1, axis: int = -1) -> np.
     """
     S = np.asarray(S)
     if S.ndim == 0:
-        raise ValueError("deltas: S must have at least one dimension")
+        raise InputError("deltas: S must have at least one dimension")
     if not isinstance(width, (int, np.integer)) or width < 3 or width % 2 == 0:
-        raise ValueError(f"deltas: width={width!r} must be an odd integer >= 3")
+        raise InputError(f"deltas: width={width!r} must be an odd integer >= 3")
     if not isinstance(order, (int, np.integer)) or not 1 <= order < width:
-        raise ValueError(f"deltas: order={order!r} must be an integer in [1, width)")
+        raise InputError(f"deltas: order={order!r} must be an integer in [1, width)")
     n = S.shape[axis]
     if n < width:
-        raise ValueError(f"deltas: width={width} exceeds the {n} frames along axis {axis}")
+        raise InputError(f"deltas: width={width} exceeds the {n} frames along axis {axis}")
     if not np.isfinite(S).all():
-        raise ValueError("deltas: S contains NaN/Inf")
+        raise InputError("deltas: S contains NaN/Inf")
     moved = np.moveaxis(S, axis, -1)
     x = np.ascontiguousarray(moved.reshape(-1, n), dtype=np.float32)
     out = np.empty_like(x)
@@ -766,8 +769,8 @@ def logmel_segments(y: np.ndarray, sr: int, config: LogMelConfig | None = None,
 
     Raises
     ------
-    ValueError
-        Zero-length input, NaN/Inf samples, non-1-D input or an invalid setting.
+    emofast.errors.InputError
+        Zero-length input, NaN/Inf samples, non-1-D input or an invalid setting (a ``ValueError``).
     """
     cfg = _resolve_config(config, overrides)
     return _segments_one(y, sr, cfg, "logmel_segments")
@@ -850,17 +853,17 @@ def _check_wav_truncation(path: Path) -> None:
         while True:
             ch = f.read(8)
             if len(ch) < 8:
-                raise ValueError(f"{path}: truncated WAV file (no data chunk in {size} bytes)")
+                raise MediaError(f"{path}: truncated WAV file (no data chunk in {size} bytes)")
             cid, csize = ch[:4], struct.unpack(endian + "I", ch[4:])[0]
             pos += 8
             if cid == b"data":
                 if csize not in (0, 0xFFFFFFFF) and csize > size - pos:
-                    raise ValueError(f"{path}: truncated WAV file (data chunk declares {csize} bytes, "
+                    raise MediaError(f"{path}: truncated WAV file (data chunk declares {csize} bytes, "
                                      f"only {size - pos} present)")
                 return
             pos += csize + (csize & 1)
             if pos > size:
-                raise ValueError(f"{path}: truncated WAV file (chunk {cid!r} runs past the end)")
+                raise MediaError(f"{path}: truncated WAV file (chunk {cid!r} runs past the end)")
             f.seek(pos)
 
 
@@ -872,7 +875,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
         data = f.read(dtype="float32", always_2d=True)
         sr = f.samplerate
     if declared > 0 and data.shape[0] < declared:
-        raise ValueError(f"{path}: truncated audio ({data.shape[0]} of {declared} frames decoded)")
+        raise MediaError(f"{path}: truncated audio ({data.shape[0]} of {declared} frames decoded)")
     y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     return np.ascontiguousarray(y, dtype=np.float32), int(sr)
 
@@ -888,7 +891,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
     try:
         with av.open(str(path), mode="r") as container:
             if not container.streams.audio:
-                raise ValueError(f"{path}: no audio stream in the container")
+                raise MediaError(f"{path}: no audio stream in the container")
             stream = container.streams.audio[0]
             sr = stream.rate or stream.codec_context.sample_rate
             for frame in container.decode(stream):
@@ -899,7 +902,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
                 if not frame.format.is_planar:
                     a = a.reshape(-1, n_ch).T
                 if base not in _AV_SCALE:
-                    raise ValueError(f"{path}: unsupported sample format {name!r}")
+                    raise MediaError(f"{path}: unsupported sample format {name!r}")
                 if base == "u8":
                     a = (a.astype(np.float32) - 128.0) / 128.0
                 elif _AV_SCALE[base] != 1.0:
@@ -908,13 +911,13 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
                 chunks.append(a[0] if a.shape[0] == 1 else a.mean(axis=0, dtype=np.float32))
                 sr = frame.sample_rate or sr
     except av.error.FFmpegError as exc:  # some FFmpeg errors subclass ValueError: wrap them first
-        raise ValueError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
-    except ValueError:
+        raise MediaError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
+    except MediaError:
         raise
     except Exception as exc:
-        raise ValueError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
+        raise MediaError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
     if not chunks:
-        raise ValueError(f"{path}: zero-length audio (no samples decoded)")
+        raise MediaError(f"{path}: zero-length audio (no samples decoded)")
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32), int(sr)
 
 
@@ -939,39 +942,45 @@ def load_audio(path: str | os.PathLike, sr: int | None = 16000) -> tuple[np.ndar
 
     Raises
     ------
-    ValueError
-        Naming the file and the problem: missing file, corrupt or truncated file, unsupported
-        container or no audio stream, zero-length audio, NaN/Inf samples, bad ``sr``.
+    emofast.corpora.MissingPathError
+        The file does not exist (a :class:`~emofast.errors.MissingFileError`, also a ``ValueError``).
+    emofast.errors.MediaError
+        Corrupt, truncated or empty file, unsupported container or no audio stream, zero-length
+        audio, NaN/Inf samples.
+    emofast.errors.InputError
+        Bad ``sr``, or ``path`` is not a regular file.
+
+    Every message names the file; all three are ``ValueError`` subclasses.
     """
     p = Path(path)
     if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
-        raise ValueError(f"{p}: target sample rate must be a positive integer or None, got {sr!r}")
+        raise InputError(f"{p}: target sample rate must be a positive integer or None, got {sr!r}")
     if not p.exists():
-        raise ValueError(f"{p}: file not found")
+        raise MissingPathError(f"{p}: file not found")
     if not p.is_file():
-        raise ValueError(f"{p}: not a regular file")
+        raise InputError(f"{p}: not a regular file")
     if p.stat().st_size == 0:
-        raise ValueError(f"{p}: empty file (0 bytes)")
+        raise MediaError(f"{p}: empty file (0 bytes)")
     ext = p.suffix.lower()
     if ext in (".wav", ".wave"):
         _check_wav_truncation(p)
     if ext in _SOUNDFILE_EXTS:
         try:
             y, native = _read_soundfile(p)
-        except ValueError:
+        except MediaError:
             raise
         except Exception as exc:  # soundfile.LibsndfileError / RuntimeError: try FFmpeg before giving up
             try:
                 y, native = _read_pyav(p)
-            except ValueError:
-                raise ValueError(f"{p}: corrupt or unsupported audio file ({exc})") from exc
+            except MediaError:
+                raise MediaError(f"{p}: corrupt or unsupported audio file ({exc})") from exc
     else:
         y, native = _read_pyav(p)
     if y.size == 0:
-        raise ValueError(f"{p}: zero-length audio (no samples)")
+        raise MediaError(f"{p}: zero-length audio (no samples)")
     bad = _kernels()["count_nonfinite"](y)
     if bad:
-        raise ValueError(f"{p}: {bad} NaN/Inf sample(s)")
+        raise MediaError(f"{p}: {bad} NaN/Inf sample(s)")
     if sr is None or sr == native:
         return y, native
     return _resample(y, native, int(sr)), int(sr)
@@ -1026,7 +1035,7 @@ def iter_logmel_segments(paths: Iterable[str | os.PathLike], config: LogMelConfi
         ``(index, path, segments, error)`` for every input file, in input order.
     """
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error={on_error!r} must be 'raise' or 'skip'")
+        raise InputError(f"on_error={on_error!r} must be 'raise' or 'skip'")
     cfg = _resolve_config(config, overrides)
     paths = [os.fspath(p) for p in paths]
     if not paths:
@@ -1034,9 +1043,9 @@ def iter_logmel_segments(paths: Iterable[str | os.PathLike], config: LogMelConfi
     _plan(cfg)
     _kernels()
     workers = _default_workers(len(paths)) if workers is None else max(1, int(workers))
-    from tqdm.auto import tqdm
+    from emofast._progress import progress_bar
 
-    bar = tqdm(total=len(paths), unit="file", desc="log-Mel segments", disable=not progress)
+    bar = progress_bar(total=len(paths), unit="file", desc="log-Mel segments", enabled=progress)
     ex = ThreadPoolExecutor(workers, thread_name_prefix="emofast-audio")
     pending: deque[tuple[int, str, Future]] = deque()
     todo = iter(enumerate(paths))

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from emofast.corpora import EMOTIONS, Utterance, select_modality
+from emofast.errors import InputError, StoreError
 
 __all__ = ["FeatureStore", "FeatureSet", "SegmentRecord", "FailedRecord", "STORE_FORMAT"]
 
@@ -133,24 +134,65 @@ class FeatureSet:
             out[r.start:r.stop] = v
         return out
 
-    def labels(self, vocabulary: Sequence[str] = EMOTIONS) -> np.ndarray:
-        """Label index (into ``vocabulary``) of each utterance, int64.
+    def labels(self, classes: Sequence[str] | None = None, *,
+               vocabulary: Sequence[str] | None = None) -> np.ndarray:
+        """Class index of each utterance (:attr:`utterances` order), int64.
+
+        Parameters
+        ----------
+        classes : sequence of str, optional
+            Class names in index order. Default: the labels present in this set, sorted, numbered
+            ``0 .. n_present - 1`` (:func:`emofast.dataset.encode_labels`), so a corpus with 7
+            emotions gets labels 0..6 whatever the shared vocabulary holds. Pass e.g.
+            :data:`emofast.corpora.EMOTIONS` for the old 9-emotion numbering, or the classes of
+            another set to number two sets alike.
+        vocabulary : sequence of str, optional
+            Older name of ``classes`` (keyword only); give one of the two.
 
         Raises
         ------
-        ValueError
-            A label is not in ``vocabulary`` (select labels first: :meth:`select_labels`).
-        """
-        lookup = {v: i for i, v in enumerate(vocabulary)}
-        missing = sorted({r.label for r in self.utterances} - set(lookup))
-        if missing:
-            raise ValueError(f"labels {missing} are not in the vocabulary {list(vocabulary)}; "
-                             f"use FeatureSet.select_labels first")
-        return np.array([lookup[r.label] for r in self.utterances], dtype=np.int64)
+        emofast.errors.InputError
+            A label is not in ``classes`` (select labels first: :meth:`select_labels`), or both
+            ``classes`` and ``vocabulary`` were given.
 
-    def segment_labels(self, vocabulary: Sequence[str] = EMOTIONS) -> np.ndarray:
-        """Label index of every row of :attr:`features` (int64; -1 for rows of no listed utterance)."""
-        return self._per_row(self.labels(vocabulary), -1)
+        Examples
+        --------
+        A set holding anger, sadness and happiness: ``labels()`` numbers them 0 (anger),
+        1 (happiness), 2 (sadness); ``labels(EMOTIONS)`` gives 0, 4 and 6.
+        """
+        from emofast.dataset import encode_labels
+
+        classes = self._classes(classes, vocabulary)
+        names = [r.label for r in self.utterances]
+        if classes is not None:
+            missing = sorted(set(names) - set(classes))
+            if missing:
+                raise InputError(f"labels {missing} of {self.corpus}/{self.modality} are not in the "
+                                 f"vocabulary {list(classes)}; use FeatureSet.select_labels first")
+        return encode_labels(names, classes)[0]
+
+    def classes(self, classes: Sequence[str] | None = None, *,
+                vocabulary: Sequence[str] | None = None) -> list[str]:
+        """Class names in the index order of :meth:`labels` called with the same arguments."""
+        from emofast.dataset import encode_labels
+
+        return encode_labels([r.label for r in self.utterances], self._classes(classes, vocabulary))[1]
+
+    @staticmethod
+    def _classes(classes: Sequence[str] | None, vocabulary: Sequence[str] | None
+                 ) -> Sequence[str] | None:
+        if classes is not None and vocabulary is not None:
+            raise InputError("give classes or vocabulary, not both")
+        return vocabulary if classes is None else classes
+
+    def segment_labels(self, classes: Sequence[str] | None = None, *,
+                       vocabulary: Sequence[str] | None = None) -> np.ndarray:
+        """Class index of every row of :attr:`features` (int64; -1 for rows of no listed utterance).
+
+        Numbered as by :meth:`labels` with the same arguments: by default contiguously over the
+        labels present, sorted.
+        """
+        return self._per_row(self.labels(classes, vocabulary=vocabulary), -1)
 
     def segment_groups(self) -> np.ndarray:
         """Utterance index (into :attr:`utterances`) of every row of :attr:`features` (int64; -1 for
@@ -170,7 +212,7 @@ class FeatureSet:
         """The same features restricted to utterances whose label is in ``labels``."""
         unknown = sorted(set(labels) - set(EMOTIONS))
         if unknown:
-            raise ValueError(f"unknown emotion label(s) {unknown}; the vocabulary is {list(EMOTIONS)}")
+            raise InputError(f"unknown emotion label(s) {unknown}; the vocabulary is {list(EMOTIONS)}")
         keep = set(labels)
         return FeatureSet(self.corpus, self.modality, self.key, self.settings, self.path,
                           self.features, [r for r in self.utterances if r.label in keep],
@@ -243,9 +285,9 @@ def _describe_error(exc: BaseException) -> str:
 def _iter_callable(paths: list[str], extractor: Callable[[str], np.ndarray], workers: int | None,
                    progress: bool) -> Iterator[tuple[int, Any, BaseException | None]]:
     """Run a per-file extractor, in input order, in this process or a pool of processes."""
-    from tqdm.auto import tqdm
+    from emofast._progress import progress_bar
 
-    bar = tqdm(total=len(paths), unit="file", desc="features", disable=not progress)
+    bar = progress_bar(total=len(paths), unit="file", desc="features", enabled=progress)
     try:
         if not workers or workers <= 1 or len(paths) <= 1:
             for i, p in enumerate(paths):
@@ -340,9 +382,9 @@ class FeatureStore:
     @staticmethod
     def _check(corpus: str, modality: str) -> None:
         if not isinstance(corpus, str) or not corpus or "/" in corpus or corpus.startswith("."):
-            raise ValueError(f"invalid corpus name {corpus!r}")
+            raise InputError(f"invalid corpus name {corpus!r}")
         if modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+            raise InputError(f"modality must be one of {MODALITIES}, got {modality!r}")
 
     def available(self) -> list[dict]:
         """Every feature set in the store: corpus, modality, key, settings, complete, counts."""
@@ -415,15 +457,15 @@ class FeatureStore:
         dup = sorted({u.id for u in utterances if (u.id, u.modality) in seen
                       or seen.add((u.id, u.modality))})  # type: ignore[func-returns-value]
         if dup:
-            raise ValueError(f"duplicate utterance ids {dup[:5]}: one feature set holds one corpus, "
+            raise InputError(f"duplicate utterance ids {dup[:5]}: one feature set holds one corpus, "
                              "each id once per modality")
         items = select_modality(utterances, modality)
         if not items:
-            raise ValueError(f"no {modality} utterances to extract for corpus {corpus!r} "
+            raise InputError(f"no {modality} utterances to extract for corpus {corpus!r} "
                              f"({len(utterances)} given)")
         ids = [u.id for u in items]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"utterances of several corpora ({sorted({u.corpus for u in items})}) "
+            raise InputError(f"utterances of several corpora ({sorted({u.corpus for u in items})}) "
                              f"share ids; extract each corpus under its own name")
         d = self._dir(corpus, modality, key)
         d.mkdir(parents=True, exist_ok=True)
@@ -433,7 +475,7 @@ class FeatureStore:
             for u in items:
                 rec = records.get(u.id)
                 if rec is not None and (rec["label"] != u.label or rec["speaker"] != u.speaker):
-                    raise ValueError(
+                    raise StoreError(
                         f"utterance {u.id!r} is stored with label {rec['label']!r}/speaker "
                         f"{rec['speaker']!r} but requested with {u.label!r}/{u.speaker!r}: another "
                         f"corpus under the name {corpus!r}? Use another corpus name or store folder")
@@ -451,7 +493,7 @@ class FeatureStore:
         if path.is_file():
             stored = json.loads(path.read_text())
             if stored != json.loads(json.dumps(settings)):
-                raise ValueError(f"feature set {d} holds other settings than its key says "
+                raise StoreError(f"feature set {d} holds other settings than its key says "
                                  f"(stored {stored}, requested {settings}); remove the folder")
             return
         _atomic_write(path, json.dumps(settings, indent=1, sort_keys=True))
@@ -484,7 +526,7 @@ class FeatureStore:
                 with open(data, "r+b") as fh:
                     fh.truncate(nbytes)
             elif data.stat().st_size < nbytes:
-                raise ValueError(f"feature set {d} is damaged: features.bin holds fewer rows than its "
+                raise StoreError(f"feature set {d} is damaged: features.bin holds fewer rows than its "
                                  f"index records; remove the folder and extract again")
         return records
 
@@ -614,12 +656,12 @@ class FeatureStore:
             candidates, or an extraction that never completed.
         """
         if modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+            raise InputError(f"modality must be one of {MODALITIES}, got {modality!r}")
         sets = [s for s in self.available() if s["modality"] == modality]
         if corpus is None:
             names = sorted({s["corpus"] for s in sets})
             if len(names) != 1:
-                raise ValueError(f"store {str(self.root)!r} holds {modality} features of "
+                raise StoreError(f"store {str(self.root)!r} holds {modality} features of "
                                  f"{names or 'no corpus'}; name the corpus")
             corpus = names[0]
         self._check(corpus, modality)
@@ -627,11 +669,11 @@ class FeatureStore:
         if config is None and extractor is None:
             complete = [s for s in sets if s["complete"]]
             if not complete:
-                raise ValueError(f"no complete {modality} feature set for corpus {corpus!r} in "
+                raise StoreError(f"no complete {modality} feature set for corpus {corpus!r} in "
                                  f"{str(self.root)!r}" + (" (an interrupted extraction exists: run "
                                                           "extract again to resume)" if sets else ""))
             if len(complete) > 1:
-                raise ValueError(f"{len(complete)} {modality} feature sets with different settings for "
+                raise StoreError(f"{len(complete)} {modality} feature sets with different settings for "
                                  f"{corpus!r} (keys {[s['key'] for s in complete]}); pass config")
             key, settings = complete[0]["key"], complete[0]["settings"]
         else:
@@ -640,15 +682,17 @@ class FeatureStore:
             match = [s for s in sets if s["key"] == key]
             if not match:
                 others = "; ".join(f"{s['key']}: {s['settings'].get('config')}" for s in sets)
-                raise ValueError(f"no {modality} features of {corpus!r} with these settings (key {key}) "
+                raise StoreError(f"no {modality} features of {corpus!r} with these settings (key {key}) "
                                  f"in {str(self.root)!r}" + (f"; stored settings: {others}" if others
                                                              else "") + "; run extract")
             if not match[0]["complete"]:
-                raise ValueError(f"the {modality} feature set {key} of {corpus!r} is incomplete: "
+                raise StoreError(f"the {modality} feature set {key} of {corpus!r} "
+                                 f"({str(self._dir(corpus, modality, key))!r}) is incomplete: "
                                  "run extract again to resume it")
             stored = match[0]["settings"]
             if stored != json.loads(json.dumps(settings)):
-                raise ValueError(f"feature set {key} holds other settings than requested")
+                raise StoreError(f"feature set {str(self._dir(corpus, modality, key))!r} holds other settings "
+                                 "than requested")
         d = self._dir(corpus, modality, key)
         with _locked(d / "lock"):
             records = self._recover(d)

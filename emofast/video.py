@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from emofast.corpora import MissingPathError
+from emofast.errors import InputError, MediaError
+
 if TYPE_CHECKING:  # pragma: no cover
     import av
 
@@ -47,12 +50,16 @@ _PLANAR_Y = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"
              "yuv410p", "yuv440p", "yuvj440p", "nv12", "nv21", "gray"}
 
 
-class VideoError(ValueError):
-    """A file that cannot be used as a video: unreadable, no video stream, or no decodable frame."""
+class VideoError(MediaError):
+    """A file that cannot be used as a video: unreadable, no video stream, or no decodable frame.
+
+    A :class:`~emofast.errors.MediaError` (hence a ``ValueError``)."""
 
 
-class NoFaceError(ValueError):
-    """No face was detected in any frame of a video (``extract_faces(..., on_no_face="error")``)."""
+class NoFaceError(MediaError):
+    """No face was detected in any frame of a video (``extract_faces(..., on_no_face="error")``).
+
+    A :class:`~emofast.errors.MediaError` (hence a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -115,9 +122,9 @@ def _open_video(path: str | os.PathLike, threads: int | None) -> tuple[Any, Any]
 
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"no such video file: {str(p)!r}")
+        raise MissingPathError(f"no such video file: {str(p)!r}")
     if p.is_dir():
-        raise IsADirectoryError(f"expected a video file, got a directory: {str(p)!r}")
+        raise InputError(f"expected a video file, got a directory: {str(p)!r}")
     try:
         container = av.open(str(p), "r")
     except av.FFmpegError as exc:
@@ -144,9 +151,9 @@ def _iter_decoded(path: str | os.PathLike, stride: int, fps: float | None,
     import av
 
     if fps is not None and stride != 1:
-        raise ValueError(f"give either stride or fps, not both (stride={stride!r}, fps={fps!r})")
+        raise InputError(f"give either stride or fps, not both (stride={stride!r}, fps={fps!r})")
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+        raise InputError(f"fps must be a positive number, got {fps!r}")
     container, stream = _open_video(path, threads)
     rate = float(stream.average_rate or stream.guessed_rate or 25.0)
     period = 1.0 / fps if fps is not None else 0.0
@@ -241,16 +248,16 @@ def iter_frames(path: str | os.PathLike, *, stride: int = 1, fps: float | None =
 
     Raises
     ------
-    FileNotFoundError
-        ``path`` does not exist.
+    emofast.corpora.MissingPathError
+        ``path`` does not exist (a ``FileNotFoundError``).
     VideoError
         The file cannot be opened or decoded, has no video stream, or has no frame.
-    ValueError, TypeError
-        Invalid ``stride``, ``fps`` or ``format``.
+    emofast.errors.InputError, TypeError
+        Invalid ``stride``, ``fps`` or ``format``, or ``path`` is a directory.
     """
     stride = _check_int("stride", stride, 1)
     if format not in ("rgb24", "gray"):
-        raise ValueError(f"format must be 'rgb24' or 'gray', got {format!r}")
+        raise InputError(f"format must be 'rgb24' or 'gray', got {format!r}")
     for index, _, frame in _iter_decoded(path, stride, fps, threads):
         if format == "rgb24":
             img = _to_rgb(frame)
@@ -271,7 +278,7 @@ def _cascade(path: str) -> Any:
 
     clf = cv2.CascadeClassifier(path)
     if clf.empty():
-        raise ValueError(f"cannot load the Haar cascade {path!r}")
+        raise MediaError(f"cannot load the Haar cascade {path!r}")
     return clf
 
 
@@ -439,14 +446,14 @@ def extract_faces(path: str | os.PathLike, size: int = 64, *, margin: float = 0.
 
     Raises
     ------
-    FileNotFoundError
-        ``path`` does not exist.
+    emofast.corpora.MissingPathError
+        ``path`` does not exist (a ``FileNotFoundError``).
     VideoError
         Unreadable file, no video stream, or no frame.
     NoFaceError
         No face in the whole video and ``on_no_face="error"``.
-    ValueError, TypeError
-        Invalid parameters.
+    emofast.errors.InputError, TypeError
+        Invalid parameters, or ``path`` is a directory.
     """
     import cv2
 
@@ -455,22 +462,22 @@ def extract_faces(path: str | os.PathLike, size: int = 64, *, margin: float = 0.
     stride = _check_int("stride", stride, 1)
     min_neighbors = _check_int("min_neighbors", min_neighbors, 0)
     if not (isinstance(margin, (int, float)) and 0.0 <= margin < 10.0):
-        raise ValueError(f"margin must be a number in [0, 10), got {margin!r}")
+        raise InputError(f"margin must be a number in [0, 10), got {margin!r}")
     if downscale is not None and not (isinstance(downscale, (int, float)) and downscale >= 1.0):
-        raise ValueError(f"downscale must be >= 1 (2.0 = half size) or None, got {downscale!r}")
+        raise InputError(f"downscale must be >= 1 (2.0 = half size) or None, got {downscale!r}")
     if not (isinstance(min_face, (int, float)) and 0.0 <= min_face <= 1.0):
-        raise ValueError(f"min_face must be a fraction in [0, 1], got {min_face!r}")
+        raise InputError(f"min_face must be a fraction in [0, 1], got {min_face!r}")
     if not (isinstance(scale_factor, (int, float)) and scale_factor > 1.0):
-        raise ValueError(f"scale_factor must be > 1, got {scale_factor!r}")
+        raise InputError(f"scale_factor must be > 1, got {scale_factor!r}")
     if multiple not in ("score", "previous"):
-        raise ValueError(f"multiple must be 'score' or 'previous', got {multiple!r}")
+        raise InputError(f"multiple must be 'score' or 'previous', got {multiple!r}")
     if on_no_face not in ("error", "empty"):
-        raise ValueError(f"on_no_face must be 'error' or 'empty', got {on_no_face!r}")
+        raise InputError(f"on_no_face must be 'error' or 'empty', got {on_no_face!r}")
     if threads is not None:
         threads = _check_int("threads", threads, 1)
     cascade_path = None if cascade is None else str(cascade)
     if cascade_path is not None and not os.path.isfile(cascade_path):
-        raise FileNotFoundError(f"no such cascade file: {cascade_path!r}")
+        raise MissingPathError(f"no such cascade file: {cascade_path!r}")
 
     old_threads = cv2.getNumThreads()
     if threads is not None:
@@ -601,16 +608,16 @@ def iter_faces(paths: str | os.PathLike | Iterable[str | os.PathLike], *, worker
     """
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-    from tqdm.auto import tqdm
+    from emofast._progress import progress_bar
 
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise InputError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     files = _video_paths(paths)
     cores = os.cpu_count() or 1
     if workers is None:
         workers = min(cores, len(files))
     workers = _check_int("workers", workers, 0)
-    bar = tqdm(total=len(files), unit="video", disable=not progress, desc="faces")
+    bar = progress_bar(total=len(files), unit="video", enabled=progress, desc="faces")
     try:
         if workers <= 1 or len(files) <= 1:
             for p in files:

@@ -454,3 +454,23 @@ def test_import_is_light():
             "assert 'numba' not in sys.modules and 'librosa' not in sys.modules, sorted(sys.modules); "
             "assert callable(emofast.logmel_segments) and callable(emofast.load_audio)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_errors_use_the_error_root(tmp_path):
+    from emofast.errors import EmofastError, InputError, MediaError, MissingFileError
+
+    files = _bad_files(tmp_path)
+    with pytest.raises(MissingFileError, match="nope.wav"):
+        load_audio(files["missing"][0])
+    for kind in ("empty", "corrupt", "truncated", "zero-length", "nan", "unsupported"):
+        with pytest.raises(MediaError) as info:
+            load_audio(files[kind][0])
+        assert files[kind][0].name in str(info.value), kind
+    with pytest.raises(InputError, match="sample rate"):
+        load_audio(files["corrupt"][0], sr=0)
+    with pytest.raises(InputError, match="LogMelConfig"):
+        LogMelConfig(n_mels=0)
+    with pytest.raises(InputError, match="zero-length"):
+        logmel_segments(np.zeros(0, np.float32), 16000)
+    with pytest.raises(EmofastError):
+        list(iter_logmel_segments([files["corrupt"][0]], progress=False))

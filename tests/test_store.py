@@ -292,3 +292,41 @@ def test_real_emodb_features(tmp_path: Path):
     sample = np.asarray(fs.features[:: max(1, fs.features.shape[0] // 50)])
     assert np.isfinite(sample).all() and sample.std() > 0
     assert store.open("emodb", "audio").ids() == fs.ids()
+
+
+def test_default_class_numbering_is_contiguous_over_present_labels(tmp_path: Path):
+    # A corpus without some of the 9 shared emotions must still get labels 0..n-1 (a PathNet chain
+    # over a 7-emotion corpus failed with "labels must lie in [0, 6), got [0, 7]").
+    us = make_utterances(tmp_path / "media", n=6)  # anger, sadness, happiness
+    fs = FeatureStore(tmp_path / "s").extract("fake", us, "audio", extractor=fake_extractor,
+                                              progress=False)
+    assert fs.classes() == ["anger", "happiness", "sadness"]
+    assert fs.labels().tolist() == [0, 2, 1, 0, 2, 1]
+    assert set(fs.segment_labels()[fs.rows()].tolist()) == {0, 1, 2}
+    from emofast.corpora import EMOTIONS
+
+    assert fs.labels(EMOTIONS).tolist() == [0, 6, 4, 0, 6, 4]  # explicit vocabulary: as before
+    assert fs.labels(vocabulary=EMOTIONS).tolist() == [0, 6, 4, 0, 6, 4]
+    assert fs.classes(EMOTIONS) == list(EMOTIONS)
+    sad = fs.select_labels(["sadness", "happiness"])
+    assert sad.labels().tolist() == [1, 0, 1, 0] and sad.classes() == ["happiness", "sadness"]
+    from emofast.errors import InputError
+
+    with pytest.raises(InputError, match="not both"):
+        fs.labels(EMOTIONS, vocabulary=EMOTIONS)
+
+
+def test_store_errors_use_the_error_root(tmp_path: Path):
+    from emofast.errors import InputError, StoreError
+
+    us = make_utterances(tmp_path / "media", n=3)
+    store = FeatureStore(tmp_path / "s")
+    with pytest.raises(InputError, match="modality"):
+        store.extract("fake", us, "smell", extractor=fake_extractor)
+    with pytest.raises(StoreError, match="no complete audio feature set"):
+        store.open("fake", "audio")
+    fs = store.extract("fake", us, "audio", extractor=fake_extractor, progress=False)
+    (fs.path / "features.bin").write_bytes(b"")  # rows lost behind the index's back
+    with pytest.raises(StoreError, match="damaged") as info:
+        store.open("fake", "audio")
+    assert str(fs.path) in str(info.value) and isinstance(info.value, OSError)

@@ -419,3 +419,19 @@ def test_video_with_audio_track(tmp_path):
         pytest.skip("emofast.load_audio not available")
     wave, sr = load_audio(path)
     assert sr == 16000 and wave.ndim == 1 and wave.size > 2000
+
+
+def test_errors_use_the_error_root(tmp_path, moving):
+    from emofast.errors import InputError, MediaError, MissingFileError
+
+    assert issubclass(VideoError, MediaError) and issubclass(NoFaceError, MediaError)
+    with pytest.raises(MissingFileError, match="nope.mp4"):
+        extract_faces(tmp_path / "nope.mp4")
+    with pytest.raises(InputError, match="directory"):
+        extract_faces(tmp_path)
+    with pytest.raises(InputError, match="margin"):
+        extract_faces(moving[0], margin=-1.0)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    with pytest.raises(MediaError, match="junk.mp4"):
+        extract_faces(junk)
