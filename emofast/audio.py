@@ -53,11 +53,11 @@ file (``__pycache__``); set ``NUMBA_CACHE_DIR`` to cache elsewhere (e.g. read-on
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +67,7 @@ import numpy as np
 
 from emofast.corpora import MissingPathError
 from emofast.errors import InputError, MediaError
+from emofast.parallel import ordered_map
 
 __all__ = [
     "LogMelConfig",
@@ -831,11 +832,14 @@ def logmel_segments_many(ys: Sequence[np.ndarray], sr: int, config: LogMelConfig
     _plan(cfg)
     _kernels()
     workers = _default_workers(len(ys)) if workers is None else max(1, int(workers))
-    if workers == 1:
-        return [_segments_one(y, sr, cfg, f"utterance {i}") for i, y in enumerate(ys)]
-    with ThreadPoolExecutor(workers) as ex:
-        futs = [ex.submit(_segments_one, y, sr, cfg, f"utterance {i}") for i, y in enumerate(ys)]
-        return [f.result() for f in futs]
+    out = []
+    with closing(ordered_map(lambda iy: _segments_one(iy[1], sr, cfg, f"utterance {iy[0]}"), enumerate(ys),
+                             workers=workers, total=len(ys))) as results:
+        for r in results:
+            if r.error is not None:
+                raise r.error
+            out.append(r.value)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1012,8 +1016,9 @@ def iter_logmel_segments(paths: Iterable[str | os.PathLike], config: LogMelConfi
                          **overrides: Any) -> Iterator[SegmentsResult]:
     """Stream log-Mel segments of many files, in input order, computed in parallel across files.
 
-    Each worker thread reads, resamples and featurises whole files with GIL-free code; at most
-    ``2 · workers`` results are held at once, so a corpus is never in memory twice.
+    Each worker thread reads, resamples and featurises whole files with GIL-free code
+    (:func:`emofast.parallel.ordered_map` on threads); at most ``2 · workers`` files are in flight,
+    so a corpus is never in memory twice.
 
     Parameters
     ----------
@@ -1024,7 +1029,7 @@ def iter_logmel_segments(paths: Iterable[str | os.PathLike], config: LogMelConfi
     workers : int, optional
         Threads (default ``NUMBA_NUM_THREADS``, capped at the number of files).
     progress : bool
-        Show a tqdm progress bar (files).
+        Show a progress bar (files; only when stderr is a terminal).
     on_error : {"raise", "skip"}
         ``"raise"`` re-raises the first failure (a ``ValueError`` naming the file); ``"skip"`` yields a
         record whose ``error`` holds the exception and continues with the next files.
@@ -1043,34 +1048,9 @@ def iter_logmel_segments(paths: Iterable[str | os.PathLike], config: LogMelConfi
     _plan(cfg)
     _kernels()
     workers = _default_workers(len(paths)) if workers is None else max(1, int(workers))
-    from emofast._progress import progress_bar
-
-    bar = progress_bar(total=len(paths), unit="file", desc="log-Mel segments", enabled=progress)
-    ex = ThreadPoolExecutor(workers, thread_name_prefix="emofast-audio")
-    pending: deque[tuple[int, str, Future]] = deque()
-    todo = iter(enumerate(paths))
-
-    def submit_next() -> None:
-        nxt = next(todo, None)
-        if nxt is not None:
-            pending.append((nxt[0], nxt[1], ex.submit(_extract_file, nxt[1], cfg)))
-
-    try:
-        for _ in range(2 * workers):
-            submit_next()
-        while pending:
-            i, path, fut = pending.popleft()
-            try:
-                seg, err = fut.result(), None
-            except Exception as exc:
-                if on_error == "raise":
-                    raise
-                seg, err = None, exc
-            submit_next()
-            bar.update(1)
-            yield SegmentsResult(i, path, seg, err)
-    finally:
-        for _, _, fut in pending:
-            fut.cancel()
-        ex.shutdown(wait=True)
-        bar.close()
+    with closing(ordered_map(functools.partial(_extract_file, cfg=cfg), paths, workers=workers,
+                             progress=progress, desc="log-Mel segments", unit="file")) as results:
+        for r in results:
+            if r.error is not None and on_error == "raise":
+                raise r.error
+            yield SegmentsResult(r.index, paths[r.index], r.value, r.error)

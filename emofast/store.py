@@ -285,48 +285,10 @@ def _describe_error(exc: BaseException) -> str:
 def _iter_callable(paths: list[str], extractor: Callable[[str], np.ndarray], workers: int | None,
                    progress: bool) -> Iterator[tuple[int, Any, BaseException | None]]:
     """Run a per-file extractor, in input order, in this process or a pool of processes."""
-    from emofast._progress import progress_bar
+    from emofast.parallel import ordered_map
 
-    bar = progress_bar(total=len(paths), unit="file", desc="features", enabled=progress)
-    try:
-        if not workers or workers <= 1 or len(paths) <= 1:
-            for i, p in enumerate(paths):
-                try:
-                    out, err = extractor(p), None
-                except Exception as exc:
-                    out, err = None, exc
-                bar.update(1)
-                yield i, out, err
-            return
-        import multiprocessing as mp
-        from collections import deque
-        from concurrent.futures import ProcessPoolExecutor
-
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
-            pending: deque = deque()
-            todo = iter(enumerate(paths))
-            try:
-                for i, p in todo:
-                    pending.append((i, pool.submit(extractor, p)))
-                    if len(pending) >= 2 * workers:
-                        break
-                while pending:
-                    i, fut = pending.popleft()
-                    try:
-                        out, err = fut.result(), None
-                    except Exception as exc:
-                        out, err = None, exc
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending.append((nxt[0], pool.submit(extractor, nxt[1])))
-                    bar.update(1)
-                    yield i, out, err
-            finally:
-                for _, fut in pending:
-                    fut.cancel()
-    finally:
-        bar.close()
+    return ordered_map(extractor, paths, workers=workers or 1, kind="processes", progress=progress,
+                       desc="features", unit="file")
 
 
 def _iter_default(modality: str, paths: list[str], config: Any, workers: int | None,
@@ -343,9 +305,8 @@ def _iter_default(modality: str, paths: list[str], config: Any, workers: int | N
 
     kwargs = dict(config)
     kwargs["on_no_face"] = "empty"
-    where = {str(Path(p)): i for i, p in enumerate(paths)}
-    for path, result in iter_faces(paths, workers=workers, progress=progress, on_error="skip", **kwargs):
-        i = where[str(Path(path))]
+    for i, (_, result) in enumerate(iter_faces(paths, workers=workers, progress=progress, on_error="skip",
+                                               **kwargs)):
         if isinstance(result, BaseException):
             yield i, None, result
         else:

@@ -587,11 +587,11 @@ def iter_faces(paths: str | os.PathLike | Iterable[str | os.PathLike], *, worker
         A directory (searched recursively for :data:`VIDEO_EXTENSIONS`, sorted), one video file, or
         video files.
     workers : int, optional
-        Worker processes; None uses one per core (at most one per video); 0 or 1 runs in this process.
+        Worker processes; None uses one per core (at most one per video); 0 or 1 runs in this thread.
         Each worker gets ``cores // workers`` OpenCV and decoder threads (at least 1) unless
         ``threads`` is passed in ``kwargs``, so workers x threads <= cores.
     progress : bool, default True
-        Show a tqdm bar counting videos.
+        Show a bar counting videos (only when stderr is a terminal).
     on_error : {"raise", "skip"}, default "raise"
         ``"raise"``: the first failing video's exception stops the run and is raised.
         ``"skip"``: the exception is yielded in place of its track and the run goes on.
@@ -603,12 +603,20 @@ def iter_faces(paths: str | os.PathLike | Iterable[str | os.PathLike], *, worker
     path : pathlib.Path
         The video.
     result : FaceTrack or Exception
-        Its face track, or (``on_error="skip"``) the exception it raised. Results arrive in completion
-        order, not input order.
-    """
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+        Its face track, or (``on_error="skip"``) the exception it raised. Results arrive in input
+        order (directory: sorted paths), at most ``2 · workers`` videos in flight
+        (:func:`emofast.parallel.ordered_map`).
 
-    from emofast._progress import progress_bar
+    Notes
+    -----
+    Worker processes start from a fork server (``spawn`` where there is none), which imports the
+    calling script again in each worker. Called from a script's top-level code without an
+    ``if __name__ == "__main__":`` guard, that would re-run the script in every worker; such calls
+    run on threads instead (OpenCV and FFmpeg release the GIL), with a ``RuntimeWarning``.
+    """
+    from contextlib import closing
+
+    from emofast.parallel import ordered_map
 
     if on_error not in ("raise", "skip"):
         raise InputError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -617,52 +625,17 @@ def iter_faces(paths: str | os.PathLike | Iterable[str | os.PathLike], *, worker
     if workers is None:
         workers = min(cores, len(files))
     workers = _check_int("workers", workers, 0)
-    bar = progress_bar(total=len(files), unit="video", enabled=progress, desc="faces")
-    try:
-        if workers <= 1 or len(files) <= 1:
-            for p in files:
-                try:
-                    result: FaceTrack | Exception = extract_faces(p, **kwargs)
-                except Exception as exc:
-                    if on_error == "raise":
-                        raise
-                    result = exc
-                bar.update(1)
-                yield p, result
-            return
-
-        import multiprocessing as mp
-
-        threads = max(1, cores // workers)
-        kwargs = dict(kwargs)
-        kwargs.setdefault("threads", threads)
-        if "forkserver" in mp.get_all_start_methods():
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["emofast.video"])  # import once in the server, fork workers from it
-        else:
-            ctx = mp.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                   initializer=_init_worker, initargs=(kwargs["threads"],))
-        pending: dict[Future, Path] = {}
-        todo = iter(files)
-        try:
-            while True:
-                while len(pending) < 2 * workers:
-                    p = next(todo, None)
-                    if p is None:
-                        break
-                    pending[pool.submit(_extract_one, p, kwargs)] = p
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    p = pending.pop(fut)
-                    exc = fut.exception()
-                    if exc is not None and on_error == "raise":
-                        raise exc
-                    bar.update(1)
-                    yield p, (exc if exc is not None else fut.result())  # type: ignore[misc]
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        bar.close()
+    kwargs = dict(kwargs)
+    pool: dict[str, Any] = {}
+    if workers > 1 and len(files) > 1:
+        kwargs.setdefault("threads", max(1, cores // workers))
+        pool = dict(kind="processes", initializer=_init_worker, initargs=(kwargs["threads"],),
+                    preload=("emofast.video",))  # cv2 and av imported once, in the fork server
+    results = ordered_map(functools.partial(_extract_one, kwargs=kwargs), files,
+                          workers=workers if len(files) > 1 else 1, progress=progress, desc="faces",
+                          unit="video", **pool)
+    with closing(results):
+        for r in results:
+            if r.error is not None and on_error == "raise":
+                raise r.error
+            yield files[r.index], (r.value if r.error is None else r.error)
