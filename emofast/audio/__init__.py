@@ -60,6 +60,7 @@ Modules
 :mod:`~emofast.audio.io`          :func:`load_audio`, readers, resampling
 :mod:`~emofast.audio.transforms`  :func:`logmel`, :func:`deltas`, :func:`logmel_segments`
 :mod:`~emofast.audio.batch`       :func:`logmel_segments_many`, :func:`iter_logmel_segments`
+:mod:`~emofast.audio.extractor`   :class:`LogMelExtractor`, the feature store's audio extractor
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ from emofast.audio.transforms import _log_mel, deltas, logmel, logmel_segments
 
 __all__ = [
     "LogMelConfig",
+    "LogMelExtractor",
     "SegmentsResult",
     "load_audio",
     "logmel",
@@ -81,3 +83,12 @@ __all__ = [
     "mel_filterbank",
     "FEATURE_VERSION",
 ]
+
+
+def __getattr__(name: str):
+    # the feature-store extractor imports emofast.store: loaded on first use only
+    if name == "LogMelExtractor":
+        from emofast.audio.extractor import LogMelExtractor
+
+        return LogMelExtractor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,7 @@ Modules
 :mod:`~emofast.video.detect`   the Haar-cascade detector with its tracking state, square crops
 :mod:`~emofast.video.extract`  :func:`extract_faces`, :class:`FaceTrack`, :class:`NoFaceError`
 :mod:`~emofast.video.batch`    :func:`iter_faces` (many videos, in parallel, in input order)
+:mod:`~emofast.video.extractor`  :class:`FaceExtractor`, the feature store's video extractor
 """
 from __future__ import annotations
 
@@ -34,4 +35,13 @@ from emofast.video.decode import VideoError, iter_frames
 from emofast.video.extract import FaceTrack, NoFaceError, extract_faces
 
 __all__ = ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError",
-           "VIDEO_EXTENSIONS"]
+           "VIDEO_EXTENSIONS", "FaceExtractor"]
+
+
+def __getattr__(name: str):
+    # the feature-store extractor imports emofast.store: loaded on first use only
+    if name == "FaceExtractor":
+        from emofast.video.extractor import FaceExtractor
+
+        return FaceExtractor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
