@@ -12,7 +12,7 @@ from emofast.corpora import Utterance, load_corpus
 from emofast.store import Extractor, FeatureSet, FeatureStore
 
 EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[2] / "shared" / "corpora" / "emodb"))
+                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 LABELS = ("anger", "sadness", "happiness")
 
 

@@ -447,7 +447,7 @@ def test_iter_faces_from_an_unguarded_top_level_script(tmp_path):
         "from emofast.video import iter_faces\n"
         f"for path, track in iter_faces({[str(v) for v in videos]!r}, workers=2, progress=False, size=32):\n"
         "    print(path.name, track.crops.shape)\n")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                           cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert proc.returncode == 0, proc.stderr

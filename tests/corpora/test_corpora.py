@@ -12,7 +12,7 @@ from emofast.corpora import (CORPORA, EMOTIONS, PAPER_SIX, CorpusIndex, Utteranc
                              load_corpus, select_labels, select_modality)
 
 EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[2] / "shared" / "corpora" / "emodb"))
+                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 
 
 def touch(root: Path, *rels: str) -> None:

@@ -19,7 +19,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[2] / "shared" / "corpora" / "emodb"))
+                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 TOL = 1e-3  # log units (dB by default)
 
 
