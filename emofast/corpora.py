@@ -16,6 +16,9 @@ Supported layouts
                when present anywhere under the root).
 ``demo``       emofast's synthetic corpora, ``<root>/manifest.json`` and
                ``<root>/<speaker>/<speaker>_<emotion>_<n>.wav|.mp4`` (see :mod:`emofast.synthetic`).
+
+Why one ~620-line module: six small file-name parsers, each next to the layout it documents, and
+the walk/detect/load code they plug into; a package of 50-line files would scatter one table.
 """
 from __future__ import annotations
 

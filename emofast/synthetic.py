@@ -27,6 +27,10 @@ Layout of one corpus (see :mod:`emofast.corpora`, loader ``"demo"``)::
     <root>/<speaker>/<speaker>_<emotion>_<n>.mp4   H.264 video + AAC audio of the same utterance
 
 Requires scikit-image (for the face photo) when ``video=True``.
+
+Why one ~640-line module: speech and faces are driven by one table of per-emotion cues and one
+per-speaker/per-corpus parameter draw, and the demo's determinism (same seed, same bytes) depends on
+drawing them in one order; split files would have to share that state.
 """
 from __future__ import annotations
 
