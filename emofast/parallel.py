@@ -225,13 +225,17 @@ def unguarded_main() -> str | None:
     level that is not under ``if __name__ == "__main__":`` then runs in every worker. This looks for
     the main module's ``<module>`` frame on the current stack and checks, in the script's syntax
     tree, whether the line it is executing lies inside such a guard. ``None`` when it does, when
-    the main module has no file (interactive, ``python -c``) or is not executing (a thread started
-    later): then processes are safe as far as this can tell.
+    the main module has no file (interactive, ``python -c``), is a package's ``__main__.py``
+    (``python -m emofast``: multiprocessing never re-imports those) or is not executing (a thread
+    started later): then processes are safe as far as this can tell.
     """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if main is None or not path:
         return None
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if spec_name.endswith(".__main__") or os.path.splitext(os.path.basename(path))[0] == "__main__":
+        return None  # a package's __main__ (python -m pkg, python dir/): workers never re-import it
     frame = sys._getframe(1)
     line = None
     while frame is not None:

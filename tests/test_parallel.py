@@ -173,3 +173,21 @@ def test_guarded_script_uses_processes(tmp_path):
     """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "other processes" and "threads" not in proc.stderr
+
+
+def test_package_main_is_not_reimported_so_it_keeps_processes(tmp_path):
+    # python -m pkg runs pkg/__main__.py, which worker processes never re-import: processes are safe
+    # there even without a guard (this is how ``python -m emofast`` runs).
+    pkg = tmp_path / "jobpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "work.py").write_text("import os\n\ndef pid(_):\n    return os.getpid()\n")
+    (pkg / "__main__.py").write_text(
+        "import os\nfrom emofast.parallel import ordered_map\nfrom jobpkg.work import pid\n"
+        "pids = {r.value for r in ordered_map(pid, range(4), workers=2, kind='processes')}\n"
+        "print('other processes' if os.getpid() not in pids else 'same process')\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-W", "always", "-m", "jobpkg"], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "other processes" and "threads" not in proc.stderr
