@@ -16,6 +16,9 @@ Supported layouts
                when present anywhere under the root).
 ``demo``       emofast's synthetic corpora, ``<root>/manifest.json`` and
                ``<root>/<speaker>/<speaker>_<emotion>_<n>.wav|.mp4`` (see :mod:`emofast.synthetic`).
+
+Why one ~620-line module: six small file-name parsers, each next to the layout it documents, and
+the walk/detect/load code they plug into; a package of 50-line files would scatter one table.
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
+
+from emofast.errors import InputError, MissingFileError
 
 __all__ = [
     "EMOTIONS",
@@ -38,6 +43,7 @@ __all__ = [
     "detect_corpus",
     "select_labels",
     "select_modality",
+    "MissingPathError",
 ]
 
 #: Shared emotion vocabulary; every corpus maps its codes onto it.
@@ -51,6 +57,16 @@ PAPER_SIX: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness"
 MEDIA_EXTENSIONS: frozenset[str] = frozenset({".wav", ".flac", ".mp4", ".avi", ".flv", ".mov", ".mkv"})
 _AUDIO_EXTENSIONS = frozenset({".wav", ".flac"})
 MODALITIES: tuple[str, ...] = ("audio", "video", "audiovisual")
+
+
+class MissingPathError(MissingFileError, ValueError):
+    """A media file or corpus folder that does not exist.
+
+    A :class:`~emofast.errors.MissingFileError` (so a ``FileNotFoundError``) that is also a
+    ``ValueError``: :func:`load_corpus`, :func:`detect_corpus` and :func:`emofast.audio.load_audio`
+    raised ``ValueError`` for a missing path before the error root existed, and callers catching
+    that keep working. Raised by every loader of emofast's media side (corpora, audio, video).
+    """
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,18 @@ class CorpusIndex:
         Parsed records, sorted by path.
     skipped : list of (Path, str)
         Media files that did not parse, with the reason.
+
+    An index is a sequence-like view of its utterances: ``len(index)`` counts them and
+    ``for u in index`` iterates them in :attr:`utterances` order (sorted by path), so an index can
+    be passed wherever utterances are expected (``select_labels(index)``,
+    ``FeatureStore.extract(name, index, "audio")``).
+
+    Examples
+    --------
+    >>> idx = CorpusIndex("emodb", Path("."), [Utterance("03a01Fa", "emodb", "03", "happiness",
+    ...                                                  Path("03a01Fa.wav"), "audio")])
+    >>> len(idx), [u.id for u in idx]
+    (1, ['03a01Fa'])
     """
 
     name: str
@@ -107,7 +135,12 @@ class CorpusIndex:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
+        """Number of utterances."""
         return len(self.utterances)
+
+    def __iter__(self) -> Iterator[Utterance]:
+        """The utterances, in :attr:`utterances` order."""
+        return iter(self.utterances)
 
     def speakers(self) -> list[str]:
         """Sorted distinct speakers."""
@@ -371,9 +404,9 @@ CORPORA: tuple[str, ...] = ("emodb", "savee", "enterface", "ravdess", "cremad", 
 def _check_root(root: str | Path) -> Path:
     root = Path(root).expanduser()
     if not root.exists():
-        raise ValueError(f"corpus folder {str(root)!r} does not exist")
+        raise MissingPathError(f"corpus folder {str(root)!r} does not exist")
     if not root.is_dir():
-        raise ValueError(f"corpus path {str(root)!r} is not a folder")
+        raise InputError(f"corpus path {str(root)!r} is not a folder")
     return root
 
 
@@ -411,15 +444,17 @@ def detect_corpus(root: str | Path) -> str:
 
     Raises
     ------
-    ValueError
-        The folder does not exist, holds no media files, no layout claims at least half of its
+    MissingPathError
+        The folder does not exist (a ``FileNotFoundError`` and a ``ValueError``).
+    emofast.errors.InputError
+        The path is not a folder, holds no media files, no layout claims at least half of its
         media files (unknown layout), or several layouts claim files (mixed corpora).
     """
     root = _check_root(root)
     files = _media_files(root)
     manifest = _read_demo_manifest(root)
     if not files:
-        raise ValueError(f"corpus folder {str(root)!r} is empty: no media files "
+        raise InputError(f"corpus folder {str(root)!r} is empty: no media files "
                          f"({', '.join(sorted(MEDIA_EXTENSIONS))})")
     parsers = dict(_PARSERS)
     if manifest is not None:
@@ -431,15 +466,15 @@ def detect_corpus(root: str | Path) -> str:
             claims[name] = claimed
     if len(claims) > 1:
         detail = "; ".join(f"{len(v)} {k} files (e.g. {v[0]})" for k, v in claims.items())
-        raise ValueError(f"mixed corpora in {str(root)!r}: {detail}. Put each corpus in its own folder.")
+        raise InputError(f"mixed corpora in {str(root)!r}: {detail}. Put each corpus in its own folder.")
     if not claims:
         examples = ", ".join(str(rel) for _, rel in files[:3])
-        raise ValueError(f"unknown corpus layout in {str(root)!r}: none of its {len(files)} media files "
+        raise InputError(f"unknown corpus layout in {str(root)!r}: none of its {len(files)} media files "
                          f"(e.g. {examples}) matches {', '.join(CORPORA)}")
     (name, claimed), = claims.items()
     if 2 * len(claimed) < len(files):
         unclaimed = [str(rel) for _, rel in files if rel not in set(claimed)][:3]
-        raise ValueError(f"unknown corpus layout in {str(root)!r}: only {len(claimed)} of {len(files)} "
+        raise InputError(f"unknown corpus layout in {str(root)!r}: only {len(claimed)} of {len(files)} "
                          f"media files match {name} (unmatched e.g. {', '.join(unclaimed)})")
     return name
 
@@ -461,21 +496,23 @@ def load_corpus(name: str | None, root: str | Path) -> CorpusIndex:
 
     Raises
     ------
-    ValueError
-        Unknown loader name, missing folder, a ``demo`` folder without its manifest, or a folder
+    MissingPathError
+        The folder does not exist (a ``FileNotFoundError`` and a ``ValueError``).
+    emofast.errors.InputError
+        Unknown loader name, a ``demo`` folder without its manifest, or a folder
         in which no file parses.
     """
     root = _check_root(root)
     if name is None or name == "auto":
         name = detect_corpus(root)
     if name not in CORPORA:
-        raise ValueError(f"unknown corpus {name!r}; expected one of {', '.join(CORPORA)} or 'auto'")
+        raise InputError(f"unknown corpus {name!r}; expected one of {', '.join(CORPORA)} or 'auto'")
     corpus_name = name
     genders: dict[str, str] = {}
     if name == "demo":
         manifest = _read_demo_manifest(root)
         if manifest is None:
-            raise ValueError(f"{str(root)!r} is not a demo corpus: no {DEMO_MANIFEST} with "
+            raise InputError(f"{str(root)!r} is not a demo corpus: no {DEMO_MANIFEST} with "
                              f"format {DEMO_FORMAT!r}")
         parser = _make_demo_parser(manifest)
         corpus_name = str(manifest.get("corpus", "demo"))
@@ -511,9 +548,9 @@ def load_corpus(name: str | None, root: str | Path) -> CorpusIndex:
             label=parsed["label"], path=path, modality=parsed["modality"], gender=gender))
     if not index.utterances:
         if not files:
-            raise ValueError(f"corpus folder {str(root)!r} is empty: no media files")
+            raise InputError(f"corpus folder {str(root)!r} is empty: no media files")
         reasons = "; ".join(f"{p.name}: {r}" for p, r in index.skipped[:3])
-        raise ValueError(f"no {name} utterances under {str(root)!r}: all {len(files)} media files "
+        raise InputError(f"no {name} utterances under {str(root)!r}: all {len(files)} media files "
                          f"were skipped (e.g. {reasons})")
     return index
 
@@ -535,8 +572,8 @@ def select_labels(utterances: Iterable[Utterance], labels: Sequence[str] | str =
 
     Raises
     ------
-    ValueError
-        A label is not in :data:`EMOTIONS`, or ``labels`` is empty.
+    emofast.errors.InputError
+        A label is not in :data:`EMOTIONS`, or ``labels`` is empty (a ``ValueError``).
     """
     if isinstance(labels, str):
         if labels.lower() in ("paper_six", "paper-six", "six"):
@@ -545,10 +582,10 @@ def select_labels(utterances: Iterable[Utterance], labels: Sequence[str] | str =
             labels = (labels,)
     wanted = set(labels)
     if not wanted:
-        raise ValueError("select_labels: empty label set")
+        raise InputError("select_labels: empty label set")
     unknown = sorted(wanted - set(EMOTIONS))
     if unknown:
-        raise ValueError(f"unknown emotion label(s) {unknown}; the vocabulary is {list(EMOTIONS)}")
+        raise InputError(f"unknown emotion label(s) {unknown}; the vocabulary is {list(EMOTIONS)}")
     return [u for u in utterances if u.label in wanted]
 
 
@@ -570,7 +607,7 @@ def select_modality(utterances: Iterable[Utterance], modality: str) -> list[Utte
         In order of first appearance of each id.
     """
     if modality not in ("audio", "video"):
-        raise ValueError(f"modality must be 'audio' or 'video', got {modality!r}")
+        raise InputError(f"modality must be 'audio' or 'video', got {modality!r}")
     chosen: dict[tuple[str, str], Utterance] = {}
     for u in utterances:
         if u.modality != modality and u.modality != "audiovisual":

@@ -27,6 +27,10 @@ Layout of one corpus (see :mod:`emofast.corpora`, loader ``"demo"``)::
     <root>/<speaker>/<speaker>_<emotion>_<n>.mp4   H.264 video + AAC audio of the same utterance
 
 Requires scikit-image (for the face photo) when ``video=True``.
+
+Why one ~640-line module: speech and faces are driven by one table of per-emotion cues and one
+per-speaker/per-corpus parameter draw, and the demo's determinism (same seed, same bytes) depends on
+drawing them in one order; split files would have to share that state.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ import numpy as np
 from scipy import signal
 
 from emofast.corpora import DEMO_FORMAT, DEMO_MANIFEST, EMOTIONS, PAPER_SIX
+from emofast.errors import InputError
 
 __all__ = ["DEMO_CORPORA", "GENERATOR_VERSION", "make_demo_corpora", "synthesize_speech",
            "render_face_frames", "write_wav", "write_mp4"]
@@ -169,7 +174,7 @@ def synthesize_speech(emotion: str, rng: np.random.Generator, *, base_f0: float 
         float32 mono waveform, before channel and noise, roughly within [-1, 1].
     """
     if emotion not in _VOICE:
-        raise ValueError(f"unknown emotion {emotion!r}; expected one of {list(EMOTIONS)}")
+        raise InputError(f"unknown emotion {emotion!r}; expected one of {list(EMOTIONS)}")
     v, n = _VOICE[emotion], _VOICE["neutral"]
     e = expressiveness
 
@@ -388,7 +393,7 @@ def render_face_frames(emotion: str, n_frames: int, rng: np.random.Generator, *,
     import cv2
 
     if emotion not in _FACE:
-        raise ValueError(f"unknown emotion {emotion!r}; expected one of {list(EMOTIONS)}")
+        raise InputError(f"unknown emotion {emotion!r}; expected one of {list(EMOTIONS)}")
     target, neutral = _FACE[emotion], _FACE["neutral"]
     peak = expressiveness * rng.uniform(0.55, 1.0)
     onset = max(1, int(n_frames * rng.uniform(0.15, 0.45)))
@@ -586,9 +591,9 @@ def make_demo_corpora(cache_dir: str | Path, *, seed: int = 0, quick: bool = Fal
     emotions = tuple(emotions)
     unknown = [e for e in emotions if e not in EMOTIONS]
     if unknown or not emotions:
-        raise ValueError(f"unknown or no emotions {unknown or list(emotions)}; expected a subset of {list(EMOTIONS)}")
+        raise InputError(f"unknown or no emotions {unknown or list(emotions)}; expected a subset of {list(EMOTIONS)}")
     if len(set(emotions)) != len(emotions):
-        raise ValueError(f"duplicate emotions in {list(emotions)}")
+        raise InputError(f"duplicate emotions in {list(emotions)}")
     tag = "" if emotions == PAPER_SIX else "-" + "_".join(emotions)
     folder = Path(cache_dir).expanduser() / (
         f"demo-v{GENERATOR_VERSION}-seed{seed}-{'quick' if quick else 'full'}{'' if video else '-audio'}{tag}")

@@ -85,11 +85,14 @@ def extract_corpus(
 
     Raises
     ------
-    ValueError
-        Unknown layout, empty or mixed folder, no utterance left, or a store written with other
-        settings (from :mod:`emofast.corpora` / :mod:`emofast.store`).
+    emofast.errors.EmofastError
+        :class:`~emofast.errors.InputError` for an unknown layout, an empty or mixed folder or no
+        utterance left, :class:`~emofast.corpora.MissingPathError` for a missing folder,
+        :class:`~emofast.errors.StoreError` for a store written with other settings (all
+        ``ValueError`` subclasses).
     """
     from emofast.corpora import load_corpus, select_labels, select_modality
+    from emofast.errors import InputError
     from emofast.store import FeatureStore
 
     index = load_corpus(None if corpus == "auto" else corpus, root)
@@ -100,7 +103,7 @@ def extract_corpus(
     if labels is not None:
         utts = select_labels(utts, labels)
     if not utts:
-        raise ValueError(f"no {modality} utterances"
+        raise InputError(f"no {modality} utterances"
                          + (f" with labels {list(labels)}" if labels else "")
                          + f" in {str(root)!r}")
     name = utts[0].corpus

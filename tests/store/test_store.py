@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from emofast.corpora import Utterance, load_corpus
-from emofast.store import FeatureSet, FeatureStore
+from emofast.store import Extractor, FeatureSet, FeatureStore
 
 EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[2] / "shared" / "corpora" / "emodb"))
+                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 LABELS = ("anger", "sadness", "happiness")
 
 
@@ -292,3 +292,89 @@ def test_real_emodb_features(tmp_path: Path):
     sample = np.asarray(fs.features[:: max(1, fs.features.shape[0] // 50)])
     assert np.isfinite(sample).all() and sample.std() > 0
     assert store.open("emodb", "audio").ids() == fs.ids()
+
+
+def test_default_class_numbering_is_contiguous_over_present_labels(tmp_path: Path):
+    # A corpus without some of the 9 shared emotions must still get labels 0..n-1 (a PathNet chain
+    # over a 7-emotion corpus failed with "labels must lie in [0, 6), got [0, 7]").
+    us = make_utterances(tmp_path / "media", n=6)  # anger, sadness, happiness
+    fs = FeatureStore(tmp_path / "s").extract("fake", us, "audio", extractor=fake_extractor,
+                                              progress=False)
+    assert fs.classes() == ["anger", "happiness", "sadness"]
+    assert fs.labels().tolist() == [0, 2, 1, 0, 2, 1]
+    assert set(fs.segment_labels()[fs.rows()].tolist()) == {0, 1, 2}
+    from emofast.corpora import EMOTIONS
+
+    assert fs.labels(EMOTIONS).tolist() == [0, 6, 4, 0, 6, 4]  # explicit vocabulary: as before
+    assert fs.labels(vocabulary=EMOTIONS).tolist() == [0, 6, 4, 0, 6, 4]
+    assert fs.classes(EMOTIONS) == list(EMOTIONS)
+    sad = fs.select_labels(["sadness", "happiness"])
+    assert sad.labels().tolist() == [1, 0, 1, 0] and sad.classes() == ["happiness", "sadness"]
+    from emofast.errors import InputError
+
+    with pytest.raises(InputError, match="not both"):
+        fs.labels(EMOTIONS, vocabulary=EMOTIONS)
+
+
+def test_store_errors_use_the_error_root(tmp_path: Path):
+    from emofast.errors import InputError, StoreError
+
+    us = make_utterances(tmp_path / "media", n=3)
+    store = FeatureStore(tmp_path / "s")
+    with pytest.raises(InputError, match="modality"):
+        store.extract("fake", us, "smell", extractor=fake_extractor)
+    with pytest.raises(StoreError, match="no complete audio feature set"):
+        store.open("fake", "audio")
+    fs = store.extract("fake", us, "audio", extractor=fake_extractor, progress=False)
+    (fs.path / "features.bin").write_bytes(b"")  # rows lost behind the index's back
+    with pytest.raises(StoreError, match="damaged") as info:
+        store.open("fake", "audio")
+    assert str(fs.path) in str(info.value) and isinstance(info.value, OSError)
+
+
+class Constant(Extractor):
+    """A user-defined extractor through the store's protocol."""
+
+    modality, name, version = "audio", "constant", 2
+    row_shape, dtype = (2,), np.dtype(np.float32)
+
+    def __init__(self, value: float = 1.0):
+        self.value = value
+
+    def settings(self) -> dict:
+        return {"value": self.value}
+
+    def __call__(self, path: str) -> np.ndarray:
+        if Path(path).read_text().startswith("corrupt"):
+            raise ValueError(f"{path}: corrupt")
+        return np.full((2, 2), self.value, np.float32)
+
+
+def test_extractor_protocol(tmp_path: Path):
+    from emofast.audio import LogMelExtractor
+    from emofast.errors import InputError
+    from emofast.store import FunctionExtractor, builtin_extractor
+    from emofast.video import FaceExtractor
+
+    us = make_utterances(tmp_path / "media", n=5, corrupt=(2,))
+    store = FeatureStore(tmp_path / "s")
+    for workers in (None, 2):
+        fs = store.extract("c", us, Constant(3.0), workers=workers, progress=False)
+        assert fs.modality == "audio" and fs.features.shape == (8, 2) and np.all(fs.features == 3.0)
+        assert [f.id for f in fs.failed] == ["u02"] and "corrupt" in fs.failed[0].reason
+    assert fs.settings == {"modality": "audio", "extractor": "constant", "extractor_version": 2,
+                           "config": {"value": 3.0}, "store_format": 1}
+    assert store.open("c", Constant(3.0)).key == fs.key
+    with pytest.raises(ValueError, match="with these settings"):
+        store.open("c", Constant(4.0))
+    assert store.extract("c", us, "audio", extractor=Constant(3.0), progress=False).key == fs.key
+    with pytest.raises(InputError, match="not 'video'"):
+        store.extract("c", us, "video", extractor=Constant())
+    with pytest.raises(InputError, match="own settings"):
+        store.extract("c", us, Constant(), config={"value": 1})
+    assert isinstance(builtin_extractor("audio"), LogMelExtractor)
+    assert isinstance(builtin_extractor("video", {"size": 32}), FaceExtractor)
+    assert builtin_extractor("video", {"size": 32, "threads": 1}).settings() == {"size": 32}
+    assert LogMelExtractor().row_shape == (3, 64, 64) and FaceExtractor().row_shape == (64, 64, 3)
+    wrapped = FunctionExtractor(fake_extractor, "audio", {"a": 1})
+    assert (wrapped.name, wrapped.settings()) == ("fake", {"a": 1})

@@ -419,3 +419,44 @@ def test_video_with_audio_track(tmp_path):
         pytest.skip("emofast.load_audio not available")
     wave, sr = load_audio(path)
     assert sr == 16000 and wave.ndim == 1 and wave.size > 2000
+
+
+def test_errors_use_the_error_root(tmp_path, moving):
+    from emofast.errors import InputError, MediaError, MissingFileError
+
+    assert issubclass(VideoError, MediaError) and issubclass(NoFaceError, MediaError)
+    with pytest.raises(MissingFileError, match="nope.mp4"):
+        extract_faces(tmp_path / "nope.mp4")
+    with pytest.raises(InputError, match="directory"):
+        extract_faces(tmp_path)
+    with pytest.raises(InputError, match="margin"):
+        extract_faces(moving[0], margin=-1.0)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    with pytest.raises(MediaError, match="junk.mp4"):
+        extract_faces(junk)
+
+
+def test_iter_faces_from_an_unguarded_top_level_script(tmp_path):
+    """A script calling iter_faces(workers=2) at top level (no __main__ guard) used to die with
+    BrokenProcessPool: the worker processes re-import the script. It now runs on threads and warns."""
+    frames, _ = _moving(5)
+    videos = [_write(tmp_path / "a.mp4", frames), _write(tmp_path / "b.mp4", frames[::-1])]
+    script = tmp_path / "faces_job.py"
+    script.write_text(
+        "from emofast.video import iter_faces\n"
+        f"for path, track in iter_faces({[str(v) for v in videos]!r}, workers=2, progress=False, size=32):\n"
+        "    print(path.name, track.crops.shape)\n")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["a.mp4 (5, 32, 32, 3)", "b.mp4 (5, 32, 32, 3)"]
+    assert "BrokenProcessPool" not in proc.stderr and "running on threads" in proc.stderr
+    assert proc.stderr.count("RuntimeWarning") == 1
+
+
+def test_iter_faces_in_input_order_with_processes(video_dir):
+    files = [video_dir / "c.mov", video_dir / "broken.mp4", video_dir / "a.mp4", video_dir / "sub" / "b.avi"]
+    got = [p for p, _ in iter_faces(files, workers=2, progress=False, on_error="skip", size=16)]
+    assert got == files

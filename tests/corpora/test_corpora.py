@@ -12,7 +12,7 @@ from emofast.corpora import (CORPORA, EMOTIONS, PAPER_SIX, CorpusIndex, Utteranc
                              load_corpus, select_labels, select_modality)
 
 EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[2] / "shared" / "corpora" / "emodb"))
+                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 
 
 def touch(root: Path, *rels: str) -> None:
@@ -243,3 +243,24 @@ def test_real_emodb_index():
     genders = {u.speaker: u.gender for u in ix.utterances}
     assert sorted(s for s, g in genders.items() if g == "male") == ["03", "10", "11", "12", "15"]
     assert len(select_labels(ix.utterances)) == 127 + 46 + 69 + 71 + 62
+
+
+def test_index_is_iterable_and_sized(emodb: Path):
+    ix = load_corpus("emodb", emodb)
+    assert len(ix) == len(ix.utterances) and list(ix) == ix.utterances
+    assert [u.id for u in ix] == [u.id for u in ix.utterances]
+    assert select_labels(ix, ["neutral"]) == select_labels(ix.utterances, ["neutral"])
+
+
+def test_errors_use_the_error_root(tmp_path: Path, emodb: Path):
+    from emofast.corpora import MissingPathError
+    from emofast.errors import InputError, MissingFileError
+
+    with pytest.raises(MissingFileError, match="missing") as info:
+        load_corpus("emodb", tmp_path / "missing")
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, MissingPathError)
+    with pytest.raises(InputError, match="not a folder"):
+        load_corpus("emodb", next(emodb.rglob("*.wav")))
+    with pytest.raises(InputError, match="unknown corpus 'tess'"):
+        load_corpus("tess", emodb)

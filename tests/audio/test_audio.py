@@ -19,7 +19,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[2] / "shared" / "corpora" / "emodb"))
+                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 TOL = 1e-3  # log units (dB by default)
 
 
@@ -132,11 +132,11 @@ def test_segment_kernel_equals_logmel_and_deltas(width, seconds):
 
 
 def test_frame_blocks_do_not_change_results(monkeypatch):
-    import emofast.audio as audio
+    import emofast.audio.transforms as transforms
 
     y = speechlike(16000, 4.1, seed=4)  # 408 frames: several blocks and a partial one
     blocked = logmel(y, 16000)
-    monkeypatch.setattr(audio, "_FRAME_BLOCK", 10**6)
+    monkeypatch.setattr(transforms, "_FRAME_BLOCK", 10**6)
     assert np.array_equal(blocked, logmel(y, 16000))
 
 
@@ -154,7 +154,9 @@ def test_unused_trailing_frames_are_skipped_exactly(extra, width):
     assert lm.shape[1] == n_frames
     p = audio._plan(cfg)
     full = np.empty((3, 3, cfg.n_mels, cfg.frames), np.float32)
-    audio._kernels()["segments"](lm, p.c1, p.c2, np.float32(scale), cfg.frames - cfg.overlap, full)
+    from emofast.audio import kernels
+
+    kernels.segments(lm, p.c1, p.c2, np.float32(scale), cfg.frames - cfg.overlap, full)
     assert np.array_equal(logmel_segments(y, 16000, cfg), full)
 
 
@@ -453,4 +455,33 @@ def test_import_is_light():
     code = ("import sys, emofast, emofast.audio; "
             "assert 'numba' not in sys.modules and 'librosa' not in sys.modules, sorted(sys.modules); "
             "assert callable(emofast.logmel_segments) and callable(emofast.load_audio)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_errors_use_the_error_root(tmp_path):
+    from emofast.errors import EmofastError, InputError, MediaError, MissingFileError
+
+    files = _bad_files(tmp_path)
+    with pytest.raises(MissingFileError, match="nope.wav"):
+        load_audio(files["missing"][0])
+    for kind in ("empty", "corrupt", "truncated", "zero-length", "nan", "unsupported"):
+        with pytest.raises(MediaError) as info:
+            load_audio(files[kind][0])
+        assert files[kind][0].name in str(info.value), kind
+    with pytest.raises(InputError, match="sample rate"):
+        load_audio(files["corrupt"][0], sr=0)
+    with pytest.raises(InputError, match="LogMelConfig"):
+        LogMelConfig(n_mels=0)
+    with pytest.raises(InputError, match="zero-length"):
+        logmel_segments(np.zeros(0, np.float32), 16000)
+    with pytest.raises(EmofastError):
+        list(iter_logmel_segments([files["corrupt"][0]], progress=False))
+
+
+def test_kernels_are_module_level_and_imported_on_first_use():
+    code = ("import sys, numpy as np, emofast.audio as a; "
+            "assert 'emofast.audio.kernels' not in sys.modules and 'numba' not in sys.modules; "
+            "a.logmel(np.ones(800, np.float32), 16000); "
+            "from numba.core.registry import CPUDispatcher; import emofast.audio.kernels as k; "
+            "assert all(isinstance(getattr(k, n), CPUDispatcher) for n in k.__all__)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
