@@ -22,8 +22,10 @@ def _register_lazy(module: str, names: list[str]) -> None:
 
 # Each feature/pipeline module lists its public names here (edit only your module's line).
 _register_lazy("emofast.audio", ["load_audio", "logmel", "deltas", "logmel_segments", "LogMelConfig",
-                                 "iter_logmel_segments", "logmel_segments_many", "SegmentsResult"])
-_register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError"])
+                                 "iter_logmel_segments", "logmel_segments_many", "SegmentsResult",
+                                 "mel_filterbank", "LogMelExtractor"])
+_register_lazy("emofast.video", ["iter_frames", "extract_faces", "FaceTrack", "iter_faces", "VideoError", "NoFaceError",
+                                 "FaceExtractor"])
 _register_lazy("emofast.ops", ["contrastive_loss", "contrastive_loss_in_batch"])
 _register_lazy("emofast.nn", ["ContrastiveLoss", "PathNet"])
 _register_lazy("emofast.errors", ["EmofastError", "InputError", "MissingFileError", "MediaError",

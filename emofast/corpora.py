@@ -59,14 +59,8 @@ _AUDIO_EXTENSIONS = frozenset({".wav", ".flac"})
 MODALITIES: tuple[str, ...] = ("audio", "video", "audiovisual")
 
 
-class MissingPathError(MissingFileError, ValueError):
-    """A media file or corpus folder that does not exist.
-
-    A :class:`~emofast.errors.MissingFileError` (so a ``FileNotFoundError``) that is also a
-    ``ValueError``: :func:`load_corpus`, :func:`detect_corpus` and :func:`emofast.audio.load_audio`
-    raised ``ValueError`` for a missing path before the error root existed, and callers catching
-    that keep working. Raised by every loader of emofast's media side (corpora, audio, video).
-    """
+#: Former name of :class:`emofast.errors.MissingFileError` (kept for callers that import it).
+MissingPathError = MissingFileError
 
 
 @dataclass(frozen=True)
@@ -404,7 +398,7 @@ CORPORA: tuple[str, ...] = ("emodb", "savee", "enterface", "ravdess", "cremad", 
 def _check_root(root: str | Path) -> Path:
     root = Path(root).expanduser()
     if not root.exists():
-        raise MissingPathError(f"corpus folder {str(root)!r} does not exist")
+        raise MissingFileError(f"corpus folder {str(root)!r} does not exist")
     if not root.is_dir():
         raise InputError(f"corpus path {str(root)!r} is not a folder")
     return root
@@ -444,7 +438,7 @@ def detect_corpus(root: str | Path) -> str:
 
     Raises
     ------
-    MissingPathError
+    MissingFileError
         The folder does not exist (a ``FileNotFoundError`` and a ``ValueError``).
     emofast.errors.InputError
         The path is not a folder, holds no media files, no layout claims at least half of its
@@ -496,7 +490,7 @@ def load_corpus(name: str | None, root: str | Path) -> CorpusIndex:
 
     Raises
     ------
-    MissingPathError
+    MissingFileError
         The folder does not exist (a ``FileNotFoundError`` and a ``ValueError``).
     emofast.errors.InputError
         Unknown loader name, a ``demo`` folder without its manifest, or a folder

@@ -9,7 +9,7 @@ written against earlier versions keep working:
 class                         also a                                 raised for
 ============================  =====================================  ====================================
 :class:`InputError`           ``ValueError``                         bad arguments, shapes, labels, settings
-:class:`MissingFileError`     ``FileNotFoundError`` (``OSError``)    a file or folder that does not exist
+:class:`MissingFileError`     ``FileNotFoundError`` and ``ValueError``  a file or folder that does not exist
 :class:`MediaError`           ``ValueError``                         audio/video/image that cannot be decoded
 :class:`StoreError`           ``OSError`` and ``ValueError``         a feature store or checkpoint that is
                                                                      corrupt, stale, locked or unwritable
@@ -40,8 +40,12 @@ class InputError(EmofastError, ValueError):
     """A bad argument, array shape, label or setting given by the caller."""
 
 
-class MissingFileError(EmofastError, FileNotFoundError):
-    """A file or folder named by the caller does not exist."""
+class MissingFileError(EmofastError, FileNotFoundError, ValueError):
+    """A file or folder named by the caller does not exist.
+
+    Also a ``ValueError``: the loaders raised ``ValueError`` for a missing path before the error
+    root existed, and callers catching that keep working.
+    """
 
 
 class MediaError(EmofastError, ValueError):

@@ -1,7 +1,7 @@
 """Audio input: :func:`load_audio` (soundfile, or PyAV for the audio track of any container) and
 resampling (``scipy.signal.resample_poly``, filters designed once per rate pair).
 
-Every error names the file: a missing one raises :class:`~emofast.corpora.MissingPathError`, one that
+Every error names the file: a missing one raises :class:`~emofast.errors.MissingFileError`, one that
 cannot be decoded :class:`~emofast.errors.MediaError` (both ``ValueError`` subclasses).
 """
 from __future__ import annotations
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emofast.corpora import MissingPathError
-from emofast.errors import InputError, MediaError
+from emofast.errors import InputError, MediaError, MissingFileError
 
 __all__ = ["load_audio"]
 
@@ -151,7 +150,7 @@ def load_audio(path: str | os.PathLike, sr: int | None = 16000) -> tuple[np.ndar
 
     Raises
     ------
-    emofast.corpora.MissingPathError
+    emofast.errors.MissingFileError
         The file does not exist (a :class:`~emofast.errors.MissingFileError`, also a ``ValueError``).
     emofast.errors.MediaError
         Corrupt, truncated or empty file, unsupported container or no audio stream, zero-length
@@ -165,7 +164,7 @@ def load_audio(path: str | os.PathLike, sr: int | None = 16000) -> tuple[np.ndar
     if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
         raise InputError(f"{p}: target sample rate must be a positive integer or None, got {sr!r}")
     if not p.exists():
-        raise MissingPathError(f"{p}: file not found")
+        raise MissingFileError(f"{p}: file not found")
     if not p.is_file():
         raise InputError(f"{p}: not a regular file")
     if p.stat().st_size == 0:

@@ -87,7 +87,7 @@ def extract_corpus(
     ------
     emofast.errors.EmofastError
         :class:`~emofast.errors.InputError` for an unknown layout, an empty or mixed folder or no
-        utterance left, :class:`~emofast.corpora.MissingPathError` for a missing folder,
+        utterance left, :class:`~emofast.errors.MissingFileError` for a missing folder,
         :class:`~emofast.errors.StoreError` for a store written with other settings (all
         ``ValueError`` subclasses).
     """

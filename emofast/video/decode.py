@@ -13,8 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from emofast.corpora import MissingPathError
-from emofast.errors import InputError, MediaError
+from emofast.errors import InputError, MediaError, MissingFileError
 
 __all__ = ["iter_frames", "VideoError"]
 
@@ -44,7 +43,7 @@ def _open_video(path: str | os.PathLike, threads: int | None) -> tuple[Any, Any]
 
     p = Path(path)
     if not p.exists():
-        raise MissingPathError(f"no such video file: {str(p)!r}")
+        raise MissingFileError(f"no such video file: {str(p)!r}")
     if p.is_dir():
         raise InputError(f"expected a video file, got a directory: {str(p)!r}")
     try:
@@ -170,7 +169,7 @@ def iter_frames(path: str | os.PathLike, *, stride: int = 1, fps: float | None =
 
     Raises
     ------
-    emofast.corpora.MissingPathError
+    emofast.errors.MissingFileError
         ``path`` does not exist (a ``FileNotFoundError``).
     VideoError
         The file cannot be opened or decoded, has no video stream, or has no frame.

@@ -11,8 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from emofast.corpora import MissingPathError
-from emofast.errors import InputError, MediaError
+from emofast.errors import InputError, MediaError, MissingFileError
 from emofast.video.decode import _check_int, _iter_decoded, _rotate, _to_gray, _to_rgb
 from emofast.video.detect import _crop, _Detector
 
@@ -125,7 +124,7 @@ def extract_faces(path: str | os.PathLike, size: int = 64, *, margin: float = 0.
 
     Raises
     ------
-    emofast.corpora.MissingPathError
+    emofast.errors.MissingFileError
         ``path`` does not exist (a ``FileNotFoundError``).
     VideoError
         Unreadable file, no video stream, or no frame.
@@ -156,7 +155,7 @@ def extract_faces(path: str | os.PathLike, size: int = 64, *, margin: float = 0.
         threads = _check_int("threads", threads, 1)
     cascade_path = None if cascade is None else str(cascade)
     if cascade_path is not None and not os.path.isfile(cascade_path):
-        raise MissingPathError(f"no such cascade file: {cascade_path!r}")
+        raise MissingFileError(f"no such cascade file: {cascade_path!r}")
 
     old_threads = cv2.getNumThreads()
     if threads is not None:

@@ -253,13 +253,12 @@ def test_index_is_iterable_and_sized(emodb: Path):
 
 
 def test_errors_use_the_error_root(tmp_path: Path, emodb: Path):
-    from emofast.corpora import MissingPathError
     from emofast.errors import InputError, MissingFileError
 
     with pytest.raises(MissingFileError, match="missing") as info:
         load_corpus("emodb", tmp_path / "missing")
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
-    assert isinstance(info.value, MissingPathError)
+    assert isinstance(info.value, MissingFileError)
     with pytest.raises(InputError, match="not a folder"):
         load_corpus("emodb", next(emodb.rglob("*.wav")))
     with pytest.raises(InputError, match="unknown corpus 'tess'"):
