@@ -43,3 +43,22 @@ def device(request):
     import torch
 
     return torch.device(request.param)
+
+
+def corpus_root(name: str) -> Path:
+    """Where the tests look for a real corpus: ``$EMOFAST_<NAME>`` (e.g. ``EMOFAST_EMODB``), else
+    ``$EMOFAST_CORPORA/<name>``, else ``../shared/corpora/<name>`` beside the repository."""
+    import os
+
+    default = Path(os.environ.get("EMOFAST_CORPORA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "corpora"))
+    return Path(os.environ.get(f"EMOFAST_{name.upper()}", default / name))
+
+
+@pytest.fixture(scope="session")
+def emodb_root() -> Path:
+    """The real EMO-DB folder (535 WAVs in ``wav/``); tests using it skip when it is absent."""
+    root = corpus_root("emodb")
+    if not (root / "wav").is_dir():
+        pytest.skip(f"EMO-DB not found at {root} (set EMOFAST_EMODB or EMOFAST_CORPORA)")
+    return root

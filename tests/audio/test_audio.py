@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,6 @@ librosa = pytest.importorskip("librosa")
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 TOL = 1e-3  # log units (dB by default)
 
 
@@ -436,9 +433,8 @@ def test_iter_early_stop_does_not_hang(tmp_path):
 
 # ------------------------------------------------------------------------------------------ corpus
 @pytest.mark.corpus
-@pytest.mark.skipif(not (EMODB / "wav").is_dir(), reason="EMO-DB corpus not present")
-def test_emodb_sample():
-    files = sorted((EMODB / "wav").glob("*.wav"))
+def test_emodb_sample(emodb_root):
+    files = sorted((emodb_root / "wav").glob("*.wav"))
     assert len(files) == 535
     recs = list(iter_logmel_segments(files[::180], progress=False))
     for r in recs:

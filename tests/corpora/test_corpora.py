@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import pytest
 from emofast.corpora import (CORPORA, EMOTIONS, PAPER_SIX, CorpusIndex, Utterance, detect_corpus,
                              load_corpus, select_labels, select_modality)
 
-EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 
 
 def touch(root: Path, *rels: str) -> None:
@@ -231,10 +228,9 @@ def test_select_labels(emodb: Path):
 
 
 @pytest.mark.corpus
-@pytest.mark.skipif(not (EMODB / "wav").is_dir(), reason=f"EMO-DB not found at {EMODB}")
-def test_real_emodb_index():
-    assert detect_corpus(EMODB) == "emodb"
-    ix = load_corpus("emodb", EMODB)
+def test_real_emodb_index(emodb_root: Path):
+    assert detect_corpus(emodb_root) == "emodb"
+    ix = load_corpus("emodb", emodb_root)
     assert len(ix.utterances) == 535 and ix.skipped == []
     assert len(ix.speakers()) == 10
     counts = Counter(u.label for u in ix.utterances)

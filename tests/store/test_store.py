@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,6 @@ import pytest
 from emofast.corpora import Utterance, load_corpus
 from emofast.store import Extractor, FeatureSet, FeatureStore
 
-EMODB = Path(os.environ.get("EMOFAST_EMODB",
-                            Path(__file__).resolve().parents[3] / "shared" / "corpora" / "emodb"))
 LABELS = ("anger", "sadness", "happiness")
 
 
@@ -278,9 +275,8 @@ def test_builtin_extractors_on_generated_media(tmp_path: Path):
 
 
 @pytest.mark.corpus
-@pytest.mark.skipif(not (EMODB / "wav").is_dir(), reason=f"EMO-DB not found at {EMODB}")
-def test_real_emodb_features(tmp_path: Path):
-    ix = load_corpus("emodb", EMODB)
+def test_real_emodb_features(tmp_path: Path, emodb_root: Path):
+    ix = load_corpus("emodb", emodb_root)
     assert len(ix.utterances) == 535 and len(ix.speakers()) == 10 and len(ix.label_counts()) == 7
     store = FeatureStore(tmp_path / "store")
     fs = store.extract("emodb", ix.utterances, "audio", progress=False)
