@@ -66,9 +66,9 @@ from __future__ import annotations
 
 from emofast.audio.batch import SegmentsResult, iter_logmel_segments, logmel_segments_many
 from emofast.audio.config import FEATURE_VERSION, LogMelConfig
-from emofast.audio.filters import _plan, mel_filterbank
-from emofast.audio.io import _resample, load_audio
-from emofast.audio.transforms import _log_mel, deltas, logmel, logmel_segments
+from emofast.audio.filters import _plan, mel_filterbank  # noqa: F401  (_plan: benchmarks)
+from emofast.audio.io import _resample, load_audio  # noqa: F401  (_resample: benchmarks)
+from emofast.audio.transforms import _log_mel, deltas, logmel, logmel_segments  # noqa: F401
 
 __all__ = [
     "LogMelConfig",

@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
-
 from emofast.dataset import SegmentData, Standardizer
 from emofast.errors import InputError
 from emofast.experiments.crossval import Fold, FoldOutput, FitFold, cross_validate

@@ -49,7 +49,6 @@ point and resumed with the same arguments ends bit-identical to an uninterrupted
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from emofast.corpora import Utterance
 from emofast.store import FeatureStore
