@@ -1,8 +1,8 @@
 // CUDA registration of the PathNet ops: the device-generic driver of pathnet.h (GEMMs in cuBLAS
-// through ATen) with the element-wise kernels of pathnet_cuda.cu. Narrow per-pathway layers use
+// through ATen) with the element-wise kernels of pathnet_cuda_kernels.cu. Narrow per-pathway layers use
 // the driver's default (stacked GEMM over the union's modules). Built only in CUDA builds.
 #include "pathnet/pathnet.h"
-#include "pathnet/pathnet_cuda_kernels.h"
+#include "pathnet/cuda/pathnet_cuda_kernels.h"
 
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAGuard.h>

@@ -1,7 +1,7 @@
 // CUDA registration of the contrastive loss: ATen glue around the raw kernel in
-// contrastive_cuda.cu; the backward's GEMMs go to cuBLAS through ATen. Built only in CUDA builds.
+// contrastive_cuda_kernels.cu; the backward's GEMMs go to cuBLAS through ATen. Built only in CUDA builds.
 #include "contrastive/contrastive.h"
-#include "contrastive/contrastive_cuda_kernels.h"
+#include "contrastive/cuda/contrastive_cuda_kernels.h"
 #include "contrastive/contrastive_generic.h"
 
 #include <ATen/Dispatch.h>
