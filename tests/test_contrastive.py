@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import emofast
+from emofast.errors import InputError
 from emofast.nn import ContrastiveLoss
 from emofast.ops import (
     contrastive_loss,
@@ -150,10 +151,25 @@ def test_backward_op_checks_its_labels():
     a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6)
     _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 1, False)
     bwd = torch.ops.emofast.contrastive_loss_backward.default
-    with pytest.raises(RuntimeError, match="labels must be int64"):
+    with pytest.raises(ValueError, match="labels must be int64 of shapes"):
         bwd(torch.tensor(1.0), w, a, b, la[:2], lb, 1, False)
-    with pytest.raises(RuntimeError, match="labels must be int64"):
+    with pytest.raises(TypeError, match="labels must be int64 of shapes"):
         bwd(torch.tensor(1.0), w, a, b, la, lb.int(), 1, False)
+
+
+def test_backward_op_raises_value_and_type_errors():
+    # Bad shapes and devices raise ValueError, bad dtypes TypeError, as in the forward.
+    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6)
+    _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 0, False)
+    bwd = torch.ops.emofast.contrastive_loss_backward.default
+    with pytest.raises(ValueError, match="grad must have shape"):
+        bwd(torch.ones(3, 3), w, a, b, la, lb, 0, False)
+    with pytest.raises(ValueError, match="grad of a reduced loss must be a scalar"):
+        bwd(torch.ones(3, 4), w, a, b, la, lb, 1, False)
+    with pytest.raises(ValueError, match="weights must have shape"):
+        bwd(torch.tensor(1.0), w[:2], a, b, la, lb, 1, False)
+    with pytest.raises(TypeError, match="dtypes differ"):
+        bwd(torch.tensor(1.0, dtype=torch.float64), w, a, b, la, lb, 1, False)
 
 
 def test_large_backward_uses_gemm_path_and_matches():
@@ -431,7 +447,7 @@ def _good():
         (lambda a, b, la, lb: (a.half(), b.half(), la, lb), TypeError, "float32 or float64"),
         (lambda a, b, la, lb: (a[:0], b, la[:0], lb), ValueError, "empty batch"),
         (lambda a, b, la, lb: (a[0], b, la, lb), ValueError, "2-D"),
-        (lambda a, b, la, lb: (a, b.to("meta"), la, lb), ValueError, "one device"),
+        (lambda a, b, la, lb: (a, b.to("meta"), la, lb), InputError, "one device"),
     ],
 )
 def test_bad_input_raises(mutate, exc, match):
@@ -443,11 +459,13 @@ def test_bad_input_raises(mutate, exc, match):
 def test_negative_or_nan_margin_raises():
     a, b, la, lb = _good()
     for margin in (-1.0, float("nan")):
-        with pytest.raises(ValueError, match="margin"):
+        with pytest.raises(InputError, match="margin"):
             contrastive_loss(a, b, la, lb, margin=margin)
     with pytest.raises(ValueError, match="margin must be >= 0"):
         torch.ops.emofast.contrastive_loss(a, b, la, lb, -1.0, 0, 1, False)
-    with pytest.raises(ValueError, match="margin"):
+    with pytest.raises(ValueError, match="unknown form"):
+        torch.ops.emofast.contrastive_loss(a, b, la, lb, 1.0, 7, 1, False)
+    with pytest.raises(InputError, match="margin"):
         ContrastiveLoss(margin=-0.5)
 
 
@@ -463,9 +481,9 @@ def test_non_finite_features_raise(bad):
 
 def test_unknown_form_or_reduction_raises():
     a, b, la, lb = _good()
-    with pytest.raises(ValueError, match="form"):
+    with pytest.raises(InputError, match="form"):
         contrastive_loss(a, b, la, lb, form="pml")
-    with pytest.raises(ValueError, match="reduction"):
+    with pytest.raises(InputError, match="reduction"):
         contrastive_loss(a, b, la, lb, reduction="max")
     with pytest.raises(TypeError, match="torch.Tensor"):
         contrastive_loss(a.numpy(), b, la, lb)

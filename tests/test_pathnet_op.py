@@ -8,6 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emofast.errors import InputError
 from emofast.ops.pathnet import (
     genotype_to_mask,
     pathnet,
@@ -136,7 +137,7 @@ def test_non_finite_in_deeper_layer(shared):
     pathnet(x, weights, biases, path)
     biases[2] = biases[2].clone()
     biases[2][3, 19] = float("inf")  # module 3 of layer 2 is pathway 1's: 5 rows x 1 unit
-    with pytest.raises(RuntimeError, match="5 non-finite pre-activation.*layer 2"):
+    with pytest.raises(ValueError, match="5 non-finite pre-activation.*layer 2"):
         pathnet(x, weights, biases, path)
 
 
@@ -278,48 +279,48 @@ def _stack_for_errors():
 
 
 @pytest.mark.parametrize(
-    "mutate, match",
+    "mutate, exc, match",
     [
-        (lambda x, w, b, p: (x[:, :3], w, b, p), "weights\\[0\\] must have shape"),
-        (lambda x, w, b, p: (x.double(), w, b, p), "dtypes"),
-        (lambda x, w, b, p: (x.long(), w, b, p), "float32 or float64"),
-        (lambda x, w, b, p: (x, w, b, p.clone().fill_(3)), "out of range"),
-        (lambda x, w, b, p: (x, w, b, p.clone().fill_(-1)), "out of range"),
-        (lambda x, w, b, p: (x, w, b, torch.zeros(2, 2, 3, dtype=torch.bool)), "no active module"),
-        (lambda x, w, b, p: (x, w, b, p[:, :1]), "path must be"),
-        (lambda x, w, b, p: (x, w, b, p.float()), "bool mask or an int64"),
-        (lambda x, w, b, p: (x, w[:1], b, p), "bias tensors"),
-        (lambda x, w, b, p: (x, w, [b[0], b[1][:2]], p), "biases\\[1\\] must have shape"),
-        (lambda x, w, b, p: (torch.randn(3, 5, 4), w, b, p), "pathways but path has"),
-        (lambda x, w, b, p: (x.clone().fill_(float("nan")), w, b, p), "non-finite"),
-        (lambda x, w, b, p: (torch.randn(0, 4), w, b, p), "empty input"),
-        (lambda x, w, b, p: (x.unsqueeze(0).unsqueeze(0), w, b, p), "x must be"),
+        (lambda x, w, b, p: (x[:, :3], w, b, p), ValueError, "weights\\[0\\] must have shape"),
+        (lambda x, w, b, p: (x.double(), w, b, p), TypeError, "dtypes"),
+        (lambda x, w, b, p: (x.long(), w, b, p), TypeError, "float32 or float64"),
+        (lambda x, w, b, p: (x, w, b, p.clone().fill_(3)), ValueError, "out of range"),
+        (lambda x, w, b, p: (x, w, b, p.clone().fill_(-1)), ValueError, "out of range"),
+        (lambda x, w, b, p: (x, w, b, torch.zeros(2, 2, 3, dtype=torch.bool)), ValueError, "no active module"),
+        (lambda x, w, b, p: (x, w, b, p[:, :1]), ValueError, "path must be"),
+        (lambda x, w, b, p: (x, w, b, p.float()), TypeError, "bool mask or an int64"),
+        (lambda x, w, b, p: (x, w[:1], b, p), ValueError, "bias tensors"),
+        (lambda x, w, b, p: (x, w, [b[0], b[1][:2]], p), ValueError, "biases\\[1\\] must have shape"),
+        (lambda x, w, b, p: (torch.randn(3, 5, 4), w, b, p), ValueError, "pathways but path has"),
+        (lambda x, w, b, p: (x.clone().fill_(float("nan")), w, b, p), ValueError, "non-finite"),
+        (lambda x, w, b, p: (torch.randn(0, 4), w, b, p), ValueError, "empty input"),
+        (lambda x, w, b, p: (x.unsqueeze(0).unsqueeze(0), w, b, p), ValueError, "x must be"),
     ],
 )
-def test_bad_input_raises(mutate, match):
+def test_bad_input_raises(mutate, exc, match):
     x, w, b = _stack_for_errors()
     p = torch.tensor([[[0, 1], [2, 2]], [[1, 1], [0, 2]]])
     args = mutate(x, w, b, p)
-    with pytest.raises((RuntimeError, ValueError), match=match):
+    with pytest.raises(exc, match=match):
         pathnet(*args)
 
 
 def test_bad_frozen_and_devices_and_types():
     x, w, b = _stack_for_errors()
     p = torch.tensor([[[0, 1], [2, 2]]])
-    with pytest.raises(RuntimeError, match="frozen must have shape"):
+    with pytest.raises(ValueError, match="frozen must have shape"):
         pathnet(x, w, b, p, torch.zeros(2, 4, dtype=torch.bool))
-    with pytest.raises(RuntimeError, match="frozen must be a bool"):
+    with pytest.raises(TypeError, match="frozen must be a bool"):
         pathnet(x, w, b, p, torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="on one device"):
+    with pytest.raises(InputError, match="on one device"):
         pathnet(x, w, b, p.to("meta"))
     with pytest.raises(TypeError):
         pathnet(x, w[0], b, p)
     with pytest.raises(TypeError):
         pathnet(x.numpy(), w, b, p)
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(InputError, match="out of range"):
         genotype_to_mask(torch.tensor([[5]]), 3)
-    with pytest.raises(ValueError, match="lr must be finite"):
+    with pytest.raises(InputError, match="lr must be finite"):
         pathnet_sgd_(torch.zeros(1, 5, 2), x, w, b, p, None, [], math.inf)
 
 
@@ -327,7 +328,12 @@ def test_backward_rejects_mismatched_saved():
     x, w, b = _stack_for_errors()
     p = torch.tensor([[[0, 1], [2, 2]]])
     out, saved = pathnet_forward_train(x, w, b, p)
-    with pytest.raises(RuntimeError, match="saved"):
+    with pytest.raises(ValueError, match="saved"):
         pathnet_backward(torch.zeros_like(out), x, w, b, p, None, saved[:1])
-    with pytest.raises(RuntimeError, match="grad must have shape"):
+    with pytest.raises(ValueError, match="grad must have shape"):
         pathnet_backward(torch.zeros(2, 5, 2), x, w, b, p, None, saved)
+    with pytest.raises(TypeError, match="grad dtype"):
+        pathnet_backward(torch.zeros_like(out).double(), x, w, b, p, None, saved)
+    with pytest.raises(ValueError, match="lr must be finite"):  # the op's own check
+        torch.ops.emofast.pathnet_sgd_(torch.zeros_like(out), x, w, b, p, torch.zeros(2, 3, dtype=torch.bool), saved,
+                                       math.nan)

@@ -387,7 +387,7 @@ std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& a_, const at::T
                                                int64_t form, int64_t reduction, bool upper,
                                                bool need_weights) {
   check_forward_inputs(a_, b_, la_, lb_, margin, form, reduction, upper);
-  TORCH_CHECK(a_.device().is_cpu(), "contrastive_loss (CPU kernel): got a tensor on ", a_.device());
+  TORCH_CHECK_VALUE(a_.device().is_cpu(), "contrastive_loss (CPU kernel): got a tensor on ", a_.device());
   const at::Tensor a = a_.contiguous(), b = b_.contiguous();
   const at::Tensor la = la_.contiguous(), lb = lb_.contiguous();
   const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);

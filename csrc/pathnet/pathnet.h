@@ -76,40 +76,40 @@ struct Plan {
 };
 
 inline void check_layers(const char* op, const at::Tensor& x, at::TensorList weights, at::TensorList biases) {
-  TORCH_CHECK(weights.size() >= 1, op, ": need at least one layer, got 0 weight tensors");
-  TORCH_CHECK(weights.size() == biases.size(), op, ": got ", weights.size(), " weight tensors but ", biases.size(),
-              " bias tensors");
-  TORCH_CHECK(x.dim() == 2 || x.dim() == 3, op, ": x must be (B, in) shared by all pathways or (P, B, in), got shape ",
-              x.sizes());
-  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
-              ": x must be float32 or float64, got ", x.scalar_type());
-  TORCH_CHECK(x.size(-2) > 0 && x.size(-1) > 0, op, ": empty input x of shape ", x.sizes());
+  TORCH_CHECK_VALUE(weights.size() >= 1, op, ": need at least one layer, got 0 weight tensors");
+  TORCH_CHECK_VALUE(weights.size() == biases.size(), op, ": got ", weights.size(), " weight tensors but ",
+                    biases.size(), " bias tensors");
+  TORCH_CHECK_VALUE(x.dim() == 2 || x.dim() == 3, op,
+                    ": x must be (B, in) shared by all pathways or (P, B, in), got shape ", x.sizes());
+  TORCH_CHECK_TYPE(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
+                   ": x must be float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK_VALUE(x.size(-2) > 0 && x.size(-1) > 0, op, ": empty input x of shape ", x.sizes());
   const at::Tensor& w0 = weights[0];
-  TORCH_CHECK(w0.dim() == 3, op, ": weights[0] must be (M, in, H), got shape ", w0.sizes());
+  TORCH_CHECK_VALUE(w0.dim() == 3, op, ": weights[0] must be (M, in, H), got shape ", w0.sizes());
   const int64_t M = w0.size(0), H = w0.size(2);
-  TORCH_CHECK(M > 0 && H > 0, op, ": weights[0] has no modules or no units: shape ", w0.sizes());
+  TORCH_CHECK_VALUE(M > 0 && H > 0, op, ": weights[0] has no modules or no units: shape ", w0.sizes());
   for (size_t l = 0; l < weights.size(); ++l) {
     const at::Tensor& w = weights[l];
     const at::Tensor& b = biases[l];
     const int64_t in = l == 0 ? x.size(-1) : H;
-    TORCH_CHECK(w.dim() == 3 && w.size(0) == M && w.size(1) == in && w.size(2) == H, op, ": weights[", l,
-                "] must have shape (M, in, H) = (", M, ", ", in, ", ", H, "), got ", w.sizes());
-    TORCH_CHECK(b.dim() == 2 && b.size(0) == M && b.size(1) == H, op, ": biases[", l, "] must have shape (", M,
-                ", ", H, "), got ", b.sizes());
-    TORCH_CHECK(w.scalar_type() == x.scalar_type() && b.scalar_type() == x.scalar_type(), op, ": layer ", l,
-                " dtypes (weight ", w.scalar_type(), ", bias ", b.scalar_type(), ") differ from x (",
-                x.scalar_type(), ")");
-    TORCH_CHECK(w.device() == x.device() && b.device() == x.device(), op, ": layer ", l, " is on ", w.device(),
-                " / ", b.device(), " but x is on ", x.device(), "; all inputs must be on one device");
+    TORCH_CHECK_VALUE(w.dim() == 3 && w.size(0) == M && w.size(1) == in && w.size(2) == H, op, ": weights[", l,
+                      "] must have shape (M, in, H) = (", M, ", ", in, ", ", H, "), got ", w.sizes());
+    TORCH_CHECK_VALUE(b.dim() == 2 && b.size(0) == M && b.size(1) == H, op, ": biases[", l, "] must have shape (", M,
+                      ", ", H, "), got ", b.sizes());
+    TORCH_CHECK_TYPE(w.scalar_type() == x.scalar_type() && b.scalar_type() == x.scalar_type(), op, ": layer ", l,
+                     " dtypes (weight ", w.scalar_type(), ", bias ", b.scalar_type(), ") differ from x (",
+                     x.scalar_type(), ")");
+    TORCH_CHECK_VALUE(w.device() == x.device() && b.device() == x.device(), op, ": layer ", l, " is on ", w.device(),
+                      " / ", b.device(), " but x is on ", x.device(), "; all inputs must be on one device");
   }
 }
 
 inline void check_frozen(const char* op, const at::Tensor& frozen, const at::Tensor& x, int64_t L, int64_t M) {
-  TORCH_CHECK(frozen.scalar_type() == at::kBool, op, ": frozen must be a bool tensor (L, M), got ",
-              frozen.scalar_type());
-  TORCH_CHECK(frozen.dim() == 2 && frozen.size(0) == L && frozen.size(1) == M, op, ": frozen must have shape (",
-              L, ", ", M, "), got ", frozen.sizes());
-  TORCH_CHECK(frozen.device() == x.device(), op, ": frozen is on ", frozen.device(), " but x is on ", x.device());
+  TORCH_CHECK_TYPE(frozen.scalar_type() == at::kBool, op, ": frozen must be a bool tensor (L, M), got ",
+                   frozen.scalar_type());
+  TORCH_CHECK_VALUE(frozen.dim() == 2 && frozen.size(0) == L && frozen.size(1) == M, op, ": frozen must have shape (",
+                    L, ", ", M, "), got ", frozen.sizes());
+  TORCH_CHECK_VALUE(frozen.device() == x.device(), op, ": frozen is on ", frozen.device(), " but x is on ", x.device());
 }
 
 inline Plan make_plan(const char* op, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
@@ -122,25 +122,25 @@ inline Plan make_plan(const char* op, const at::Tensor& x, at::TensorList weight
   plan.B = x.size(-2);
   plan.shared = x.dim() == 2;
   const int64_t L = plan.L, M = plan.M;
-  TORCH_CHECK(path.device() == x.device(), op, ": path is on ", path.device(), " but x is on ", x.device());
-  TORCH_CHECK(path.dim() == 3 && path.size(0) > 0 && path.size(1) == L, op,
-              ": path must be a mask (P, L, M) or a genotype (P, L, N) with L = ", L, " and P >= 1, got shape ",
-              path.sizes());
+  TORCH_CHECK_VALUE(path.device() == x.device(), op, ": path is on ", path.device(), " but x is on ", x.device());
+  TORCH_CHECK_VALUE(path.dim() == 3 && path.size(0) > 0 && path.size(1) == L, op,
+                    ": path must be a mask (P, L, M) or a genotype (P, L, N) with L = ", L, " and P >= 1, got shape ",
+                    path.sizes());
   const int64_t P = plan.P = path.size(0);
   if (!plan.shared) {
-    TORCH_CHECK(x.size(0) == P, op, ": per-pathway input x has ", x.size(0), " pathways but path has ", P);
+    TORCH_CHECK_VALUE(x.size(0) == P, op, ": per-pathway input x has ", x.size(0), " pathways but path has ", P);
   }
   plan.mask.assign(P * L * M, 0);
   const at::Tensor hp = path.to(at::kCPU).contiguous();
   if (hp.scalar_type() == at::kBool) {
-    TORCH_CHECK(path.size(2) == M, op, ": a bool mask must have shape (P, L, M) = (", P, ", ", L, ", ", M,
-                "), got ", path.sizes());
+    TORCH_CHECK_VALUE(path.size(2) == M, op, ": a bool mask must have shape (P, L, M) = (", P, ", ", L, ", ", M,
+                      "), got ", path.sizes());
     const bool* src = hp.data_ptr<bool>();
     for (int64_t i = 0; i < P * L * M; ++i) plan.mask[i] = src[i] ? 1 : 0;
   } else {
-    TORCH_CHECK(hp.scalar_type() == at::kLong || hp.scalar_type() == at::kInt, op,
-                ": path must be a bool mask or an int64/int32 genotype, got ", hp.scalar_type());
-    TORCH_CHECK(path.size(2) > 0, op, ": a genotype needs N >= 1 genes per layer, got shape ", path.sizes());
+    TORCH_CHECK_TYPE(hp.scalar_type() == at::kLong || hp.scalar_type() == at::kInt, op,
+                     ": path must be a bool mask or an int64/int32 genotype, got ", hp.scalar_type());
+    TORCH_CHECK_VALUE(path.size(2) > 0, op, ": a genotype needs N >= 1 genes per layer, got shape ", path.sizes());
     const at::Tensor g = hp.to(at::kLong);
     const int64_t* src = g.data_ptr<int64_t>();
     const int64_t N = path.size(2);
@@ -148,8 +148,8 @@ inline Plan make_plan(const char* op, const at::Tensor& x, at::TensorList weight
       for (int64_t l = 0; l < L; ++l)
         for (int64_t n = 0; n < N; ++n) {
           const int64_t gene = src[(p * L + l) * N + n];
-          TORCH_CHECK(gene >= 0 && gene < M, op, ": gene ", gene, " of pathway ", p, ", layer ", l,
-                      " is out of range [0, ", M, ")");
+          TORCH_CHECK_VALUE(gene >= 0 && gene < M, op, ": gene ", gene, " of pathway ", p, ", layer ", l,
+                            " is out of range [0, ", M, ")");
           plan.mask[(p * L + l) * M + gene] = 1;  // repeated genes collapse
         }
   }
@@ -163,7 +163,7 @@ inline Plan make_plan(const char* op, const at::Tensor& x, at::TensorList weight
         k += a[m];
         plan.uni[l][m] |= a[m];
       }
-      TORCH_CHECK(k > 0, op, ": pathway ", p, " has no active module in layer ", l);
+      TORCH_CHECK_VALUE(k > 0, op, ": pathway ", p, " has no active module in layer ", l);
       inv_k[l * P + p] = 1.0 / static_cast<double>(k);
     }
   // Device copies: (L, P, M) masks, (L, 1, M) unions, (L, P) inverse counts.
@@ -319,8 +319,8 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
       nbad = be.narrow_layer(a, w, bias, plan.mask_dev.select(0, l), plan.union_dev.select(0, l),
                              plan.uni[l].data(), plan.inv_k_dev.select(0, l), Z, out);
     }
-    TORCH_CHECK(nbad == 0, op, ": ", nbad, " non-finite pre-activation(s) in layer ", l,
-                ": the input x or the active modules' weights/biases contain NaN or Inf");
+    TORCH_CHECK_VALUE(nbad == 0, op, ": ", nbad, " non-finite pre-activation(s) in layer ", l,
+                      ": the input x or the active modules' weights/biases contain NaN or Inf");
     if (saved) {
       zs.push_back(Z);
       if (l + 1 < L) as.push_back(out);
@@ -337,23 +337,23 @@ inline at::Tensor forward_impl(Backend& be, const char* op, const at::Tensor& x_
 
 inline void check_saved(const char* op, const Plan& plan, at::TensorList saved, const at::Tensor& grad) {
   const int64_t P = plan.P, L = plan.L, M = plan.M, H = plan.H, B = plan.B;
-  TORCH_CHECK(static_cast<int64_t>(saved.size()) == 2 * L - 1, op, ": expected ", 2 * L - 1,
-              " saved tensors from pathnet_forward_train, got ", saved.size());
+  TORCH_CHECK_VALUE(static_cast<int64_t>(saved.size()) == 2 * L - 1, op, ": expected ", 2 * L - 1,
+                    " saved tensors from pathnet_forward_train, got ", saved.size());
   for (int64_t l = 0; l < L; ++l) {
     const int64_t G = (l == 0 && plan.shared) ? 1 : P;
-    TORCH_CHECK(saved[l].sizes() == at::IntArrayRef({G, B, M * H}), op, ": saved pre-activation ", l,
-                " has shape ", saved[l].sizes(), ", expected (", G, ", ", B, ", ", M * H,
-                "): was the forward run with the same x and path?");
+    TORCH_CHECK_VALUE(saved[l].sizes() == at::IntArrayRef({G, B, M * H}), op, ": saved pre-activation ", l,
+                      " has shape ", saved[l].sizes(), ", expected (", G, ", ", B, ", ", M * H,
+                      "): was the forward run with the same x and path?");
   }
   for (int64_t l = 0; l + 1 < L; ++l)
-    TORCH_CHECK(saved[L + l].sizes() == at::IntArrayRef({P, B, H}), op, ": saved activation ", l, " has shape ",
-                saved[L + l].sizes(), ", expected (", P, ", ", B, ", ", H, ")");
-  TORCH_CHECK(grad.sizes() == at::IntArrayRef({P, B, H}), op, ": grad must have shape (", P, ", ", B, ", ", H,
-              "), got ", grad.sizes());
-  TORCH_CHECK(grad.scalar_type() == saved[0].scalar_type(), op, ": grad dtype ", grad.scalar_type(),
-              " differs from the forward's ", saved[0].scalar_type());
-  TORCH_CHECK(grad.device() == saved[0].device(), op, ": grad is on ", grad.device(), " but the forward ran on ",
-              saved[0].device());
+    TORCH_CHECK_VALUE(saved[L + l].sizes() == at::IntArrayRef({P, B, H}), op, ": saved activation ", l, " has shape ",
+                      saved[L + l].sizes(), ", expected (", P, ", ", B, ", ", H, ")");
+  TORCH_CHECK_VALUE(grad.sizes() == at::IntArrayRef({P, B, H}), op, ": grad must have shape (", P, ", ", B, ", ", H,
+                    "), got ", grad.sizes());
+  TORCH_CHECK_TYPE(grad.scalar_type() == saved[0].scalar_type(), op, ": grad dtype ", grad.scalar_type(),
+                   " differs from the forward's ", saved[0].scalar_type());
+  TORCH_CHECK_VALUE(grad.device() == saved[0].device(), op, ": grad is on ", grad.device(), " but the forward ran on ",
+                    saved[0].device());
 }
 
 // Backward of the whole stack. With lr == nullptr, dense gradients are returned in grad_w / grad_b

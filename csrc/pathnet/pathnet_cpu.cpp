@@ -422,7 +422,7 @@ struct CpuBackend final : Backend {
 };
 
 void check_cpu(const char* op, const at::Tensor& x) {
-  TORCH_CHECK(x.device().is_cpu(), op, " (CPU kernel): got a tensor on ", x.device());
+  TORCH_CHECK_VALUE(x.device().is_cpu(), op, " (CPU kernel): got a tensor on ", x.device());
 }
 
 at::Tensor pathnet_cpu(const at::Tensor& x, at::TensorList weights, at::TensorList biases, const at::Tensor& path,
@@ -457,7 +457,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> pathnet
 void pathnet_sgd_cpu(const at::Tensor& grad, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                      const at::Tensor& path, const at::Tensor& frozen, at::TensorList saved, double lr) {
   check_cpu("pathnet_sgd_", x);
-  TORCH_CHECK(std::isfinite(lr), "pathnet_sgd_: lr must be finite, got ", lr);
+  TORCH_CHECK_VALUE(std::isfinite(lr), "pathnet_sgd_: lr must be finite, got ", lr);
   CpuBackend be;
   backward_impl(be, "pathnet_sgd_", grad, x, weights, biases, path, frozen, saved, false, &lr, nullptr, nullptr);
 }

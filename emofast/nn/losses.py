@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from emofast.errors import InputError
 from emofast.ops.contrastive import Form, ReductionName, contrastive_loss, contrastive_loss_in_batch
 
 
@@ -24,7 +25,7 @@ class ContrastiveLoss(nn.Module):
     def __init__(self, margin: float = 1.0, form: Form = "paper", reduction: ReductionName = "mean"):
         super().__init__()
         if margin < 0:
-            raise ValueError(f"ContrastiveLoss: margin must be >= 0, got {margin}")
+            raise InputError(f"ContrastiveLoss: margin must be >= 0, got {margin}")
         self.margin = float(margin)
         self.form = form
         self.reduction = reduction
@@ -37,7 +38,7 @@ class ContrastiveLoss(nn.Module):
         labels_b: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if (b is None) != (labels_b is None):
-            raise ValueError("ContrastiveLoss: pass both b and labels_b, or neither")
+            raise InputError("ContrastiveLoss: pass both b and labels_b, or neither")
         kwargs = dict(margin=self.margin, form=self.form, reduction=self.reduction)
         if b is None:
             return contrastive_loss_in_batch(a, labels_a, **kwargs)

@@ -59,7 +59,7 @@ struct CudaBackend final : Backend {
 };
 
 void check_cuda(const char* op, const at::Tensor& x) {
-  TORCH_CHECK(x.is_cuda(), op, " (CUDA kernel): got a tensor on ", x.device());
+  TORCH_CHECK_VALUE(x.is_cuda(), op, " (CUDA kernel): got a tensor on ", x.device());
 }
 
 at::Tensor pathnet_cuda(const at::Tensor& x, at::TensorList weights, at::TensorList biases, const at::Tensor& path,
@@ -98,7 +98,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> pathnet
 void pathnet_sgd_cuda(const at::Tensor& grad, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                       const at::Tensor& path, const at::Tensor& frozen, at::TensorList saved, double lr) {
   check_cuda("pathnet_sgd_", x);
-  TORCH_CHECK(std::isfinite(lr), "pathnet_sgd_: lr must be finite, got ", lr);
+  TORCH_CHECK_VALUE(std::isfinite(lr), "pathnet_sgd_: lr must be finite, got ", lr);
   const c10::cuda::CUDAGuard guard(x.device());
   CudaBackend be;
   backward_impl(be, "pathnet_sgd_", grad, x, weights, biases, path, frozen, saved, false, &lr, nullptr, nullptr);
