@@ -401,10 +401,22 @@ def test_int32_labels_accepted_and_module():
     x = contrastive_loss(a, b, la.int(), lb.int())
     torch.testing.assert_close(x, contrastive_loss(a, b, la, lb))
     module = ContrastiveLoss(margin=2.0, form="hadsell")
-    torch.testing.assert_close(module(a, la, b, lb), contrastive_loss(a, b, la, lb, margin=2.0, form="hadsell"))
-    torch.testing.assert_close(module(a, la), contrastive_loss_in_batch(a, la, margin=2.0, form="hadsell"))
+    torch.testing.assert_close(module(a, b, la, lb), contrastive_loss(a, b, la, lb, margin=2.0, form="hadsell"))
+    torch.testing.assert_close(module.in_batch(a, la), contrastive_loss_in_batch(a, la, margin=2.0, form="hadsell"))
     assert "hadsell" in repr(module)
     assert emofast.contrastive_loss is contrastive_loss
+
+
+def test_module_takes_the_functions_argument_order():
+    # (a, b, labels_a, labels_b) as emofast.contrastive_loss; the old (a, labels_a, b, labels_b) order
+    # and the old two-argument in-batch call fail loudly instead of scoring the wrong pairs.
+    a, b, la, lb = _batch(4, 5, 3, 2, torch.float32, seed=10)
+    module = ContrastiveLoss()
+    torch.testing.assert_close(module(a=a, b=b, labels_a=la, labels_b=lb), contrastive_loss(a, b, la, lb))
+    with pytest.raises(TypeError, match=r"\(a, b, labels_a, labels_b\)"):
+        module(a, la, b, lb)
+    with pytest.raises(TypeError):
+        module(a, la)
 
 
 def test_no_grad_path_matches_grad_path():
