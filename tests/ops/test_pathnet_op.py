@@ -1,4 +1,8 @@
-"""Tests of the native batched masked-module PathNet op against its pure-PyTorch reference."""
+"""Tests of the native batched masked-module PathNet op against its pure-PyTorch reference.
+
+Tests of the op take the ``device`` fixture (tests/conftest.py): cpu here, cpu and cuda on a GPU
+machine; inputs are drawn on the CPU from seeded generators (the same values on every device) and
+moved. The split of layer-1 GEMMs over CPU threads is tested on cpu only."""
 from __future__ import annotations
 
 import math
@@ -19,21 +23,31 @@ from emofast.ops.pathnet import (
 )
 
 
-def make_stack(L, M, H, IN, *, merged=True, dtype=torch.float64, seed=0, requires_grad=True):
+def make_stack(L, M, H, IN, *, merged=True, dtype=torch.float64, seed=0, requires_grad=True, device="cpu"):
     """Parameters of a PathNet stack; returns (leaves, weights as passed to the op, biases)."""
     g = torch.Generator().manual_seed(seed)
+
+    def leaf(t):
+        return t.to(device).requires_grad_(requires_grad)
+
     leaves, weights, biases = [], [], []
     for layer in range(L):
         fan_in = IN if layer == 0 else H
         if merged:  # nn.PathNet's layout: contiguous (M, H, in), passed transposed
-            leaf = (torch.rand(M, H, fan_in, generator=g, dtype=dtype) * 2 - 1).requires_grad_(requires_grad)
-            weights.append(leaf.transpose(1, 2))
+            w = leaf(torch.rand(M, H, fan_in, generator=g, dtype=dtype) * 2 - 1)
+            weights.append(w.transpose(1, 2))
         else:
-            leaf = (torch.rand(M, fan_in, H, generator=g, dtype=dtype) * 2 - 1).requires_grad_(requires_grad)
-            weights.append(leaf)
-        leaves.append(leaf)
-        biases.append((torch.rand(M, H, generator=g, dtype=dtype) * 0.4 - 0.1).requires_grad_(requires_grad))
+            w = leaf(torch.rand(M, fan_in, H, generator=g, dtype=dtype) * 2 - 1)
+            weights.append(w)
+        leaves.append(w)
+        biases.append(leaf(torch.rand(M, H, generator=g, dtype=dtype) * 0.4 - 0.1))
     return leaves, weights, biases
+
+
+def rand_x(shape, *, seed, dtype=torch.float64, device="cpu", requires_grad=False):
+    """An input x of normal values from a seeded generator, on `device`."""
+    x = torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+    return x.to(device).requires_grad_(requires_grad)
 
 
 def grads_or_zero(outputs, inputs, grad_outputs):
@@ -45,7 +59,7 @@ def assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-10, rtol=1e-
     out = pathnet(x, weights, biases, path, frozen)
     ref = pathnet_reference(x, weights, biases, path, frozen)
     torch.testing.assert_close(out, ref, atol=atol, rtol=rtol)
-    go = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1))
+    go = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1)).to(out.device)
     inputs = [x] + leaves + biases
     got = grads_or_zero(out, inputs, go)
     want = grads_or_zero(ref, inputs, go)
@@ -78,35 +92,36 @@ def problems(draw):
     return dict(P=P, B=B, L=L, M=M, H=H, IN=IN, shared=shared, merged=merged, path=path, frozen=frozen, seed=seed)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
 @given(problems())
-def test_parity_with_reference(pb):
-    leaves, weights, biases = make_stack(pb["L"], pb["M"], pb["H"], pb["IN"], merged=pb["merged"], seed=pb["seed"])
+def test_parity_with_reference(device, pb):
+    leaves, weights, biases = make_stack(pb["L"], pb["M"], pb["H"], pb["IN"], merged=pb["merged"], seed=pb["seed"],
+                                         device=device)
     shape = (pb["B"], pb["IN"]) if pb["shared"] else (pb["P"], pb["B"], pb["IN"])
-    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(pb["seed"] + 1))
-    x.requires_grad_()
-    assert_parity(x, leaves, weights, biases, pb["path"], pb["frozen"])
+    x = rand_x(shape, seed=pb["seed"] + 1, device=device, requires_grad=True)
+    assert_parity(x, leaves, weights, biases, pb["path"].to(device), pb["frozen"].to(device))
 
 
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("merged", [True, False])
-def test_parity_wide_input(shared, merged):
+def test_parity_wide_input(shared, merged, device):
     """in > 256 takes the per-pathway GEMM route when the input is per pathway."""
     P, B, L, M, H, IN = 3, 5, 3, 7, 4, 300
-    leaves, weights, biases = make_stack(L, M, H, IN, merged=merged, seed=3)
-    x = torch.randn((B, IN) if shared else (P, B, IN), dtype=torch.float64, requires_grad=True)
+    leaves, weights, biases = make_stack(L, M, H, IN, merged=merged, seed=3, device=device)
+    x = rand_x((B, IN) if shared else (P, B, IN), seed=4, device=device, requires_grad=True)
     path = torch.tensor([[[0, 1, 2, 3], [1, 1, 5, 6], [2, 4, 4, 4]],
                          [[3, 4, 5, 6], [0, 2, 2, 2], [6, 6, 6, 6]],
-                         [[0, 6, 2, 2], [3, 4, 5, 6], [0, 1, 2, 3]]])
-    frozen = torch.zeros(L, M, dtype=torch.bool)
+                         [[0, 6, 2, 2], [3, 4, 5, 6], [0, 1, 2, 3]]], device=device)
+    frozen = torch.zeros(L, M, dtype=torch.bool, device=device)
     frozen[0, 2] = frozen[1, 5] = True
     assert_parity(x, leaves, weights, biases, path, frozen, atol=1e-9)
 
 
-def test_float32_parity():
-    leaves, weights, biases = make_stack(3, 6, 5, 40, dtype=torch.float32, seed=5)
-    x = torch.randn(8, 40, requires_grad=True)
-    path = torch.randint(0, 6, (4, 3, 4), generator=torch.Generator().manual_seed(2))
+def test_float32_parity(device):
+    leaves, weights, biases = make_stack(3, 6, 5, 40, dtype=torch.float32, seed=5, device=device)
+    x = rand_x((8, 40), seed=6, dtype=torch.float32, device=device, requires_grad=True)
+    path = torch.randint(0, 6, (4, 3, 4), generator=torch.Generator().manual_seed(2)).to(device)
     out, _ = assert_parity(x, leaves, weights, biases, path, None, atol=1e-5)
     assert out.dtype == torch.float32
 
@@ -114,24 +129,24 @@ def test_float32_parity():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("H", [1, 8, 17, 20, 33, 70])
 @pytest.mark.parametrize("shared", [True, False])
-def test_parity_vector_widths(dtype, H, shared):
+def test_parity_vector_widths(dtype, H, shared, device):
     """The CPU kernel of the narrow layers works on whole vectors of output units (16 float32 / 8
     float64 lanes, up to 4 vectors at a time) and on blocks of 4 rows: widths that are not a
     multiple of the vector, several chunks, and row tails."""
     P, B, L, M, IN = 3, 7, 3, 5, 9
-    leaves, weights, biases = make_stack(L, M, H, IN, dtype=dtype, seed=H)
-    x = torch.randn((B, IN) if shared else (P, B, IN), dtype=dtype, requires_grad=True)
-    path = torch.randint(0, M, (P, L, 3), generator=torch.Generator().manual_seed(H))
+    leaves, weights, biases = make_stack(L, M, H, IN, dtype=dtype, seed=H, device=device)
+    x = rand_x((B, IN) if shared else (P, B, IN), seed=H + 1, dtype=dtype, device=device, requires_grad=True)
+    path = torch.randint(0, M, (P, L, 3), generator=torch.Generator().manual_seed(H)).to(device)
     tol = dict(atol=1e-5, rtol=1e-5) if dtype == torch.float32 else dict(atol=1e-10, rtol=1e-7)
     assert_parity(x, leaves, weights, biases, path, None, **tol)
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_non_finite_in_deeper_layer(shared):
+def test_non_finite_in_deeper_layer(shared, device):
     """A NaN in an active module of a deeper layer raises; one in a module no pathway uses does not."""
-    _, weights, biases = make_stack(3, 4, 20, 6, dtype=torch.float32, seed=41, requires_grad=False)
-    x = torch.randn((5, 6) if shared else (2, 5, 6))
-    path = torch.tensor([[[0, 1], [1, 2], [0, 0]], [[2, 3], [1, 1], [3, 3]]])
+    _, weights, biases = make_stack(3, 4, 20, 6, dtype=torch.float32, seed=41, requires_grad=False, device=device)
+    x = rand_x((5, 6) if shared else (2, 5, 6), seed=42, dtype=torch.float32, device=device)
+    path = torch.tensor([[[0, 1], [1, 2], [0, 0]], [[2, 3], [1, 1], [3, 3]]], device=device)
     biases[1] = biases[1].clone()
     biases[1][3, 7] = float("nan")  # module 3 of layer 1 is unused
     pathnet(x, weights, biases, path)
@@ -150,7 +165,7 @@ def test_split_gemms_over_threads(merged):
     try:
         P, B, L, M, H, IN = 3, 64, 2, 7, 20, 1100
         leaves, weights, biases = make_stack(L, M, H, IN, merged=merged, seed=43)
-        x = torch.randn(B, IN, dtype=torch.float64, requires_grad=True)
+        x = rand_x((B, IN), seed=44, requires_grad=True)
         path = torch.tensor([[[0, 1, 2], [0, 1, 1]], [[2, 3, 5], [2, 4, 6]], [[6, 6, 1], [3, 3, 3]]])
         frozen = torch.zeros(L, M, dtype=torch.bool)
         frozen[0, 3] = True
@@ -170,11 +185,11 @@ def test_split_gemms_over_threads(merged):
         torch.set_num_threads(threads)
 
 
-def test_repeated_genes_collapse():
-    leaves, weights, biases = make_stack(2, 5, 3, 4, seed=7)
-    x = torch.randn(6, 4, dtype=torch.float64)
-    g = torch.tensor([[[2, 2, 2, 0], [1, 1, 1, 1]]])
-    mask = torch.zeros(1, 2, 5, dtype=torch.bool)
+def test_repeated_genes_collapse(device):
+    leaves, weights, biases = make_stack(2, 5, 3, 4, seed=7, device=device)
+    x = rand_x((6, 4), seed=8, device=device)
+    g = torch.tensor([[[2, 2, 2, 0], [1, 1, 1, 1]]], device=device)
+    mask = torch.zeros(1, 2, 5, dtype=torch.bool, device=device)
     mask[0, 0, [0, 2]] = True
     mask[0, 1, 1] = True
     torch.testing.assert_close(pathnet(x, weights, biases, g), pathnet(x, weights, biases, mask))
@@ -184,29 +199,29 @@ def test_repeated_genes_collapse():
     torch.testing.assert_close(pathnet(x, weights, biases, g)[0], torch.relu(a @ weights[1][1] + biases[1][1]))
 
 
-def test_every_module_frozen():
+def test_every_module_frozen(device):
     L, M = 3, 4
-    leaves, weights, biases = make_stack(L, M, 3, 5, seed=11)
-    x = torch.randn(2, 4, 5, dtype=torch.float64, requires_grad=True)
-    path = torch.randint(0, M, (2, L, 2), generator=torch.Generator().manual_seed(0))
-    frozen = torch.ones(L, M, dtype=torch.bool)
+    leaves, weights, biases = make_stack(L, M, 3, 5, seed=11, device=device)
+    x = rand_x((2, 4, 5), seed=12, device=device, requires_grad=True)
+    path = torch.randint(0, M, (2, L, 2), generator=torch.Generator().manual_seed(0)).to(device)
+    frozen = torch.ones(L, M, dtype=torch.bool, device=device)
     out, grads = assert_parity(x, leaves, weights, biases, path, frozen)
     assert grads[0].abs().sum() > 0  # the input gradient flows through frozen modules
     assert all(float(g.abs().sum()) == 0.0 for g in grads[1:])
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_tiny_edges_p1_b1_m1(shared):
-    leaves, weights, biases = make_stack(2, 1, 1, 1, seed=13)
-    x = torch.randn((1, 1) if shared else (1, 1, 1), dtype=torch.float64, requires_grad=True)
-    path = torch.zeros(1, 2, 1, dtype=torch.long)
+def test_tiny_edges_p1_b1_m1(shared, device):
+    leaves, weights, biases = make_stack(2, 1, 1, 1, seed=13, device=device)
+    x = rand_x((1, 1) if shared else (1, 1, 1), seed=14, device=device, requires_grad=True)
+    path = torch.zeros(1, 2, 1, dtype=torch.long, device=device)
     assert_parity(x, leaves, weights, biases, path, None)
 
 
-def test_inactive_modules_get_zero_gradient():
-    leaves, weights, biases = make_stack(2, 6, 3, 5, seed=17)
-    x = torch.randn(4, 5, dtype=torch.float64)
-    path = torch.tensor([[[0, 1], [2, 3]]])
+def test_inactive_modules_get_zero_gradient(device):
+    leaves, weights, biases = make_stack(2, 6, 3, 5, seed=17, device=device)
+    x = rand_x((4, 5), seed=18, device=device)
+    path = torch.tensor([[[0, 1], [2, 3]]], device=device)
     out = pathnet(x, weights, biases, path)
     out.sum().backward()
     assert float(leaves[0].grad[2:].abs().sum()) == 0.0 and float(leaves[0].grad[:2].abs().sum()) > 0
@@ -214,11 +229,11 @@ def test_inactive_modules_get_zero_gradient():
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_gradcheck(shared):
-    leaves, weights, biases = make_stack(3, 4, 3, 5, seed=19)
-    x = torch.randn((3, 5) if shared else (2, 3, 5), dtype=torch.float64, requires_grad=True)
-    path = torch.tensor([[[0, 1], [1, 2], [3, 3]], [[1, 3], [0, 0], [2, 3]]])
-    frozen = torch.zeros(3, 4, dtype=torch.bool)  # frozen modules are not differentiable: checked vs reference
+def test_gradcheck(shared, device):
+    leaves, weights, biases = make_stack(3, 4, 3, 5, seed=19, device=device)
+    x = rand_x((3, 5) if shared else (2, 3, 5), seed=20, device=device, requires_grad=True)
+    path = torch.tensor([[[0, 1], [1, 2], [3, 3]], [[1, 3], [0, 0], [2, 3]]], device=device)
+    frozen = torch.zeros(3, 4, dtype=torch.bool, device=device)  # frozen modules are not differentiable: checked vs reference
 
     def f(x, *params):
         ws = [p.transpose(1, 2) for p in params[:3]]
@@ -227,11 +242,12 @@ def test_gradcheck(shared):
     assert torch.autograd.gradcheck(f, (x, *leaves, *biases), atol=1e-6)
 
 
-def test_opcheck():
-    leaves, weights, biases = make_stack(3, 4, 3, 5, seed=23, dtype=torch.float32)
-    path = torch.tensor([[[0, 1], [1, 2], [3, 3]], [[1, 3], [0, 0], [2, 3]]])
-    frozen = torch.zeros(3, 4, dtype=torch.bool)
-    for x in (torch.randn(3, 5, requires_grad=True), torch.randn(2, 3, 5)):
+def test_opcheck(device):
+    leaves, weights, biases = make_stack(3, 4, 3, 5, seed=23, dtype=torch.float32, device=device)
+    path = torch.tensor([[[0, 1], [1, 2], [3, 3]], [[1, 3], [0, 0], [2, 3]]], device=device)
+    frozen = torch.zeros(3, 4, dtype=torch.bool, device=device)
+    shared = rand_x((3, 5), seed=24, dtype=torch.float32, device=device, requires_grad=True)
+    for x in (shared, rand_x((2, 3, 5), seed=25, dtype=torch.float32, device=device)):
         torch.library.opcheck(torch.ops.emofast.pathnet.default, (x, weights, biases, path, frozen))
         with torch.no_grad():
             torch.library.opcheck(torch.ops.emofast.pathnet_forward_train.default, (x, weights, biases, path))
@@ -249,15 +265,15 @@ def test_opcheck():
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_fused_sgd_matches_dense_gradient_step(shared):
+def test_fused_sgd_matches_dense_gradient_step(shared, device):
     L, M, H, IN = 3, 6, 4, 300 if shared else 7
-    leaves, weights, biases = make_stack(L, M, H, IN, seed=29, requires_grad=False)
-    x = torch.randn((5, IN) if shared else (2, 5, IN), dtype=torch.float64)
-    path = torch.tensor([[[0, 1, 2], [1, 2, 2], [5, 5, 4]], [[2, 3, 0], [0, 1, 5], [4, 3, 3]]])
-    frozen = torch.zeros(L, M, dtype=torch.bool)
+    leaves, weights, biases = make_stack(L, M, H, IN, seed=29, requires_grad=False, device=device)
+    x = rand_x((5, IN) if shared else (2, 5, IN), seed=30, device=device)
+    path = torch.tensor([[[0, 1, 2], [1, 2, 2], [5, 5, 4]], [[2, 3, 0], [0, 1, 5], [4, 3, 3]]], device=device)
+    frozen = torch.zeros(L, M, dtype=torch.bool, device=device)
     frozen[0, 1] = frozen[2, 4] = True
     out, saved = pathnet_forward_train(x, weights, biases, path)
-    grad = torch.randn_like(out)
+    grad = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(31)).to(device)
     _, gw, gb = pathnet_backward(grad, x, weights, biases, path, frozen, saved)
     lr = 0.05
     want_w = [w - lr * g for w, g in zip(weights, gw)]
@@ -273,9 +289,9 @@ def test_fused_sgd_matches_dense_gradient_step(shared):
     assert float(gw[0][1].abs().sum()) == 0.0 and float(gb[2][4].abs().sum()) == 0.0
 
 
-def _stack_for_errors():
-    _, weights, biases = make_stack(2, 3, 2, 4, seed=31, dtype=torch.float32, requires_grad=False)
-    return torch.randn(5, 4), weights, biases
+def _stack_for_errors(device="cpu"):
+    _, weights, biases = make_stack(2, 3, 2, 4, seed=31, dtype=torch.float32, requires_grad=False, device=device)
+    return rand_x((5, 4), seed=32, dtype=torch.float32, device=device), weights, biases
 
 
 @pytest.mark.parametrize(
@@ -286,54 +302,55 @@ def _stack_for_errors():
         (lambda x, w, b, p: (x.long(), w, b, p), TypeError, "float32 or float64"),
         (lambda x, w, b, p: (x, w, b, p.clone().fill_(3)), ValueError, "out of range"),
         (lambda x, w, b, p: (x, w, b, p.clone().fill_(-1)), ValueError, "out of range"),
-        (lambda x, w, b, p: (x, w, b, torch.zeros(2, 2, 3, dtype=torch.bool)), ValueError, "no active module"),
+        (lambda x, w, b, p: (x, w, b, torch.zeros(2, 2, 3, dtype=torch.bool, device=x.device)), ValueError,
+         "no active module"),
         (lambda x, w, b, p: (x, w, b, p[:, :1]), ValueError, "path must be"),
         (lambda x, w, b, p: (x, w, b, p.float()), TypeError, "bool mask or an int64"),
         (lambda x, w, b, p: (x, w[:1], b, p), ValueError, "bias tensors"),
         (lambda x, w, b, p: (x, w, [b[0], b[1][:2]], p), ValueError, "biases\\[1\\] must have shape"),
-        (lambda x, w, b, p: (torch.randn(3, 5, 4), w, b, p), ValueError, "pathways but path has"),
+        (lambda x, w, b, p: (torch.randn(3, 5, 4, device=x.device), w, b, p), ValueError, "pathways but path has"),
         (lambda x, w, b, p: (x.clone().fill_(float("nan")), w, b, p), ValueError, "non-finite"),
-        (lambda x, w, b, p: (torch.randn(0, 4), w, b, p), ValueError, "empty input"),
+        (lambda x, w, b, p: (torch.randn(0, 4, device=x.device), w, b, p), ValueError, "empty input"),
         (lambda x, w, b, p: (x.unsqueeze(0).unsqueeze(0), w, b, p), ValueError, "x must be"),
     ],
 )
-def test_bad_input_raises(mutate, exc, match):
-    x, w, b = _stack_for_errors()
-    p = torch.tensor([[[0, 1], [2, 2]], [[1, 1], [0, 2]]])
+def test_bad_input_raises(mutate, exc, match, device):
+    x, w, b = _stack_for_errors(device)
+    p = torch.tensor([[[0, 1], [2, 2]], [[1, 1], [0, 2]]], device=device)
     args = mutate(x, w, b, p)
     with pytest.raises(exc, match=match):
         pathnet(*args)
 
 
-def test_bad_frozen_and_devices_and_types():
-    x, w, b = _stack_for_errors()
-    p = torch.tensor([[[0, 1], [2, 2]]])
+def test_bad_frozen_and_devices_and_types(device):
+    x, w, b = _stack_for_errors(device)
+    p = torch.tensor([[[0, 1], [2, 2]]], device=device)
     with pytest.raises(ValueError, match="frozen must have shape"):
-        pathnet(x, w, b, p, torch.zeros(2, 4, dtype=torch.bool))
+        pathnet(x, w, b, p, torch.zeros(2, 4, dtype=torch.bool, device=device))
     with pytest.raises(TypeError, match="frozen must be a bool"):
-        pathnet(x, w, b, p, torch.zeros(2, 3))
+        pathnet(x, w, b, p, torch.zeros(2, 3, device=device))
     with pytest.raises(InputError, match="on one device"):
         pathnet(x, w, b, p.to("meta"))
     with pytest.raises(TypeError):
         pathnet(x, w[0], b, p)
     with pytest.raises(TypeError):
-        pathnet(x.numpy(), w, b, p)
+        pathnet(x.cpu().numpy(), w, b, p)
     with pytest.raises(InputError, match="out of range"):
         genotype_to_mask(torch.tensor([[5]]), 3)
     with pytest.raises(InputError, match="lr must be finite"):
-        pathnet_sgd_(torch.zeros(1, 5, 2), x, w, b, p, None, [], math.inf)
+        pathnet_sgd_(torch.zeros(1, 5, 2, device=device), x, w, b, p, None, [], math.inf)
 
 
-def test_backward_rejects_mismatched_saved():
-    x, w, b = _stack_for_errors()
-    p = torch.tensor([[[0, 1], [2, 2]]])
+def test_backward_rejects_mismatched_saved(device):
+    x, w, b = _stack_for_errors(device)
+    p = torch.tensor([[[0, 1], [2, 2]]], device=device)
     out, saved = pathnet_forward_train(x, w, b, p)
     with pytest.raises(ValueError, match="saved"):
         pathnet_backward(torch.zeros_like(out), x, w, b, p, None, saved[:1])
     with pytest.raises(ValueError, match="grad must have shape"):
-        pathnet_backward(torch.zeros(2, 5, 2), x, w, b, p, None, saved)
+        pathnet_backward(torch.zeros(2, 5, 2, device=device), x, w, b, p, None, saved)
     with pytest.raises(TypeError, match="grad dtype"):
         pathnet_backward(torch.zeros_like(out).double(), x, w, b, p, None, saved)
     with pytest.raises(ValueError, match="lr must be finite"):  # the op's own check
-        torch.ops.emofast.pathnet_sgd_(torch.zeros_like(out), x, w, b, p, torch.zeros(2, 3, dtype=torch.bool), saved,
-                                       math.nan)
+        frozen = torch.zeros(2, 3, dtype=torch.bool, device=device)
+        torch.ops.emofast.pathnet_sgd_(torch.zeros_like(out), x, w, b, p, frozen, saved, math.nan)
