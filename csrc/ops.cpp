@@ -1,7 +1,8 @@
 // Operator schemas of the emofast library: the only file that knows every op.
-// Kernels register themselves per device in csrc/<family>/<family>_{cpu,cuda}.cpp with
-// TORCH_LIBRARY_IMPL; autograd and fake (meta) kernels are registered from Python
-// (emofast/ops/*.py) with torch.library.register_autograd / register_fake.
+// One folder per op family, csrc/<family>/: the kernels register themselves per device with
+// TORCH_LIBRARY_IMPL in <family>_cpu.cpp and cuda/<family>_cuda.cpp (CUDA builds only), the
+// autograd kernels in <family>_autograd.cpp; fake (meta) kernels are registered from Python
+// (emofast/ops/*.py) with torch.library.register_fake.
 #include <Python.h>
 #include <torch/library.h>
 
@@ -33,7 +34,7 @@ TORCH_LIBRARY(emofast, m) {
   m.def(
       "contrastive_loss_backward(Tensor grad, Tensor weights, Tensor a, Tensor b, Tensor labels_a, "
       "Tensor labels_b, int reduction, bool upper) -> (Tensor, Tensor)");
-  // Batched masked-module PathNet (csrc/pathnet/pathnet.h): L layers of M modules, weights[l]
+  // Batched masked-module PathNet (csrc/pathnet/pathnet.h, pathnet.cpp): L layers of M modules, weights[l]
   // (M, in_l, H), biases[l] (M, H); path a bool mask (P, L, M) or an integer genotype (P, L, N);
   // x (B, in) shared by all pathways or (P, B, in); output (P, B, H), each layer the mean of its
   // active modules' ReLU outputs. frozen (L, M) bool: modules that receive no gradient.

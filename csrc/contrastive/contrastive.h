@@ -18,7 +18,9 @@ inline int64_t num_pairs(int64_t ka, int64_t kb, bool upper) {
   return upper ? ka * (ka - 1) / 2 : ka * kb;
 }
 
-// Checks shared by every device's forward kernel; messages name the offending value.
+// Argument checks shared by every device's kernels; messages name the offending value. Bad shapes,
+// sizes, values and devices raise ValueError (TORCH_CHECK_VALUE), bad dtypes TypeError
+// (TORCH_CHECK_TYPE), in the forward and the backward alike.
 inline void check_forward_inputs(const at::Tensor& a, const at::Tensor& b, const at::Tensor& la,
                                  const at::Tensor& lb, double margin, int64_t form,
                                  int64_t reduction, bool upper) {
@@ -33,7 +35,7 @@ inline void check_forward_inputs(const at::Tensor& a, const at::Tensor& b, const
               a.scalar_type(), " vs ", b.scalar_type(), ")");
   TORCH_CHECK_TYPE(a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble,
               "contrastive_loss: features must be float32 or float64, got ", a.scalar_type());
-  TORCH_CHECK(a.device() == b.device() && a.device() == la.device() && a.device() == lb.device(),
+  TORCH_CHECK_VALUE(a.device() == b.device() && a.device() == la.device() && a.device() == lb.device(),
               "contrastive_loss: all inputs must be on one device (a: ", a.device(), ", b: ",
               b.device(), ", labels_a: ", la.device(), ", labels_b: ", lb.device(), ")");
   TORCH_CHECK_TYPE(la.scalar_type() == at::kLong && lb.scalar_type() == at::kLong,
@@ -44,8 +46,8 @@ inline void check_forward_inputs(const at::Tensor& a, const at::Tensor& b, const
   TORCH_CHECK_VALUE(lb.dim() == 1 && lb.size(0) == b.size(0), "contrastive_loss: labels_b must have shape (",
               b.size(0), ",), got ", lb.sizes());
   TORCH_CHECK_VALUE(margin >= 0.0, "contrastive_loss: margin must be >= 0, got ", margin);
-  TORCH_CHECK(form == kPaper || form == kHadsell, "contrastive_loss: unknown form ", form);
-  TORCH_CHECK(reduction == kNone || reduction == kMean || reduction == kSum,
+  TORCH_CHECK_VALUE(form == kPaper || form == kHadsell, "contrastive_loss: unknown form ", form);
+  TORCH_CHECK_VALUE(reduction == kNone || reduction == kMean || reduction == kSum,
               "contrastive_loss: unknown reduction ", reduction);
   if (upper) {
     TORCH_CHECK_VALUE(a.size(0) == b.size(0) && a.size(0) >= 2,
@@ -57,24 +59,31 @@ inline void check_forward_inputs(const at::Tensor& a, const at::Tensor& b, const
 inline void check_backward_inputs(const at::Tensor& grad, const at::Tensor& weights, const at::Tensor& a,
                                   const at::Tensor& b, const at::Tensor& la, const at::Tensor& lb,
                                   int64_t reduction) {
-  TORCH_CHECK(la.scalar_type() == at::kLong && lb.scalar_type() == at::kLong && la.dim() == 1 && lb.dim() == 1 &&
-                  la.size(0) == a.size(0) && lb.size(0) == b.size(0),
-              "contrastive_loss_backward: labels must be int64 of shapes (", a.size(0), ",) and (", b.size(0),
-              ",), got ", la.scalar_type(), " ", la.sizes(), " and ", lb.scalar_type(), " ", lb.sizes());
-  TORCH_CHECK(weights.dim() == 2 && weights.size(0) == a.size(0) && weights.size(1) == b.size(0),
-              "contrastive_loss_backward: weights must have shape (Ka, Kb) = (", a.size(0), ", ",
-              b.size(0), "), got ", weights.sizes(),
-              " (was the forward run with need_weights=True?)");
+  TORCH_CHECK_TYPE(la.scalar_type() == at::kLong && lb.scalar_type() == at::kLong,
+                   "contrastive_loss_backward: labels must be int64 of shapes (", a.size(0), ",) and (", b.size(0),
+                   ",), got ", la.scalar_type(), " ", la.sizes(), " and ", lb.scalar_type(), " ", lb.sizes());
+  TORCH_CHECK_VALUE(la.dim() == 1 && lb.dim() == 1 && la.size(0) == a.size(0) && lb.size(0) == b.size(0),
+                    "contrastive_loss_backward: labels must be int64 of shapes (", a.size(0), ",) and (", b.size(0),
+                    ",), got ", la.scalar_type(), " ", la.sizes(), " and ", lb.scalar_type(), " ", lb.sizes());
+  TORCH_CHECK_VALUE(weights.dim() == 2 && weights.size(0) == a.size(0) && weights.size(1) == b.size(0),
+                    "contrastive_loss_backward: weights must have shape (Ka, Kb) = (", a.size(0), ", ", b.size(0),
+                    "), got ", weights.sizes(), " (was the forward run with need_weights=True?)");
   if (reduction == kNone) {
-    TORCH_CHECK(grad.sizes() == weights.sizes(), "contrastive_loss_backward: grad must have shape ",
-                weights.sizes(), ", got ", grad.sizes());
+    TORCH_CHECK_VALUE(grad.sizes() == weights.sizes(), "contrastive_loss_backward: grad must have shape ",
+                      weights.sizes(), ", got ", grad.sizes());
   } else {
-    TORCH_CHECK(grad.numel() == 1, "contrastive_loss_backward: grad of a reduced loss must be a scalar, got shape ",
-                grad.sizes());
+    TORCH_CHECK_VALUE(grad.numel() == 1,
+                      "contrastive_loss_backward: grad of a reduced loss must be a scalar, got shape ", grad.sizes());
   }
-  TORCH_CHECK(grad.scalar_type() == a.scalar_type() && weights.scalar_type() == a.scalar_type() &&
-                  b.scalar_type() == a.scalar_type(),
-              "contrastive_loss_backward: dtypes differ");
+  TORCH_CHECK_TYPE(grad.scalar_type() == a.scalar_type() && weights.scalar_type() == a.scalar_type() &&
+                       b.scalar_type() == a.scalar_type(),
+                   "contrastive_loss_backward: dtypes differ (grad ", grad.scalar_type(), ", weights ",
+                   weights.scalar_type(), ", a ", a.scalar_type(), ", b ", b.scalar_type(), ")");
+  TORCH_CHECK_VALUE(grad.device() == a.device() && weights.device() == a.device() && b.device() == a.device() &&
+                        la.device() == a.device() && lb.device() == a.device(),
+                    "contrastive_loss_backward: all inputs must be on one device (grad: ", grad.device(),
+                    ", weights: ", weights.device(), ", a: ", a.device(), ", b: ", b.device(), ", labels_a: ",
+                    la.device(), ", labels_b: ", lb.device(), ")");
 }
 
 }  // namespace contrastive

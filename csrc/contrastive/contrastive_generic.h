@@ -1,5 +1,5 @@
-// Device-generic pieces of the contrastive loss written with ATen operations (used by the CPU
-// kernel for large problems and by the CUDA kernel, where the GEMMs go to cuBLAS).
+// Device-generic pieces of the contrastive loss written with ATen operations, used by the CUDA glue
+// (cuda/contrastive_cuda.cpp), where the GEMMs go to cuBLAS; the CPU backward has fused versions.
 #pragma once
 
 #include "contrastive/contrastive.h"

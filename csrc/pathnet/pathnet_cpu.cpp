@@ -1,11 +1,13 @@
-// Batched masked-module PathNet, CPU kernels: the element-wise parts of the driver in pathnet.h
-// (bias + finiteness check, ReLU + per-pathway mean, its backward), OpenMP-parallel through
-// at::parallel_for over rows, contiguous inner loops over the H units of a module. GEMMs are
-// ATen's (MKL here), called by the driver.
+// Batched masked-module PathNet, CPU kernels: the element-wise parts of the driver (pathnet.cpp;
+// interface in pathnet.h): bias + finiteness check, ReLU + per-pathway mean, its backward, and the
+// narrow per-pathway layers, OpenMP-parallel through at::parallel_for over rows, contiguous inner
+// loops over the H units of a module. GEMMs are ATen's (MKL here), called by the driver.
 #include "pathnet/pathnet.h"
 #include "common/cpu_features.h"
+#include "common/cpu_vec.h"
 
 #include <ATen/Dispatch.h>
+#include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -32,30 +34,6 @@ inline int64_t grain_rows(int64_t rows, int64_t per_row) {
   per_row = std::max<int64_t>(1, per_row);
   if (rows * per_row <= kSerialWork) return std::max<int64_t>(1, rows);
   return std::max<int64_t>(1, (int64_t(1) << 16) / per_row);
-}
-
-// ---- vector helpers (GCC vector extension: 512-bit generic vectors, lowered per target clone to
-// one zmm, two ymm or four xmm) -----------------------------------------------------------------
-template <typename T>
-struct Vec {
-  typedef T V __attribute__((vector_size(64)));
-  static constexpr int64_t L = 64 / sizeof(T);
-};
-
-template <typename T>
-EMOFAST_INLINE typename Vec<T>::V vload(const T* p) {
-  typename Vec<T>::V v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
-// Store the first n (<= L) lanes.
-template <typename T>
-EMOFAST_INLINE void vstore(T* p, typename Vec<T>::V v, int64_t n) {
-  if (n >= Vec<T>::L) {
-    __builtin_memcpy(p, &v, sizeof(v));
-  } else {
-    for (int64_t i = 0; i < n; ++i) p[i] = v[i];
-  }
 }
 
 // z[h] += b[h] over n values; returns the number of non-finite results.
@@ -358,6 +336,9 @@ int64_t narrow_layer_kernel(const T* a, const T* wp, const T* bp, const uint8_t*
 }
 
 struct CpuBackend final : Backend {
+  CpuBackend(const char* op, const at::Tensor& x) {
+    TORCH_CHECK_VALUE(x.device().is_cpu(), op, " (CPU kernel): got a tensor on ", x.device());
+  }
   int64_t add_bias(at::Tensor& Z, const at::Tensor& bias, const at::Tensor& gmask) override {
     const int64_t G = Z.size(0), R = Z.size(1), M = bias.size(0), H = bias.size(1);
     const at::Tensor gm = gmask.contiguous();
@@ -421,54 +402,10 @@ struct CpuBackend final : Backend {
   }
 };
 
-void check_cpu(const char* op, const at::Tensor& x) {
-  TORCH_CHECK(x.device().is_cpu(), op, " (CPU kernel): got a tensor on ", x.device());
-}
-
-at::Tensor pathnet_cpu(const at::Tensor& x, at::TensorList weights, at::TensorList biases, const at::Tensor& path,
-                       const at::Tensor& frozen) {
-  check_cpu("pathnet", x);
-  check_layers("pathnet", x, weights, biases);
-  check_frozen("pathnet", frozen, x, static_cast<int64_t>(weights.size()), weights[0].size(0));
-  CpuBackend be;
-  return forward_impl(be, "pathnet", x, weights, biases, path, nullptr);
-}
-
-std::tuple<at::Tensor, std::vector<at::Tensor>> pathnet_forward_train_cpu(const at::Tensor& x, at::TensorList weights,
-                                                                         at::TensorList biases, const at::Tensor& path) {
-  check_cpu("pathnet_forward_train", x);
-  CpuBackend be;
-  std::vector<at::Tensor> saved;
-  at::Tensor out = forward_impl(be, "pathnet_forward_train", x, weights, biases, path, &saved);
-  return {out, saved};
-}
-
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> pathnet_backward_cpu(
-    const at::Tensor& grad, const at::Tensor& x, at::TensorList weights, at::TensorList biases, const at::Tensor& path,
-    const at::Tensor& frozen, at::TensorList saved, bool need_grad_x) {
-  check_cpu("pathnet_backward", x);
-  CpuBackend be;
-  std::vector<at::Tensor> gw, gb;
-  at::Tensor gx = backward_impl(be, "pathnet_backward", grad, x, weights, biases, path, frozen, saved, need_grad_x,
-                                nullptr, &gw, &gb);
-  return {gx, gw, gb};
-}
-
-void pathnet_sgd_cpu(const at::Tensor& grad, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                     const at::Tensor& path, const at::Tensor& frozen, at::TensorList saved, double lr) {
-  check_cpu("pathnet_sgd_", x);
-  TORCH_CHECK(std::isfinite(lr), "pathnet_sgd_: lr must be finite, got ", lr);
-  CpuBackend be;
-  backward_impl(be, "pathnet_sgd_", grad, x, weights, biases, path, frozen, saved, false, &lr, nullptr, nullptr);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(emofast, CPU, m) {
-  m.impl("pathnet", &pathnet_cpu);
-  m.impl("pathnet_forward_train", &pathnet_forward_train_cpu);
-  m.impl("pathnet_backward", &pathnet_backward_cpu);
-  m.impl("pathnet_sgd_", &pathnet_sgd_cpu);
+  Kernels<CpuBackend>::register_in(m);
 }
 
 }  // namespace pathnet

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emofast.errors import InputError
 from emofast.ops.pathnet import genotype_to_mask, pathnet, pathnet_forward_train, pathnet_sgd_
 
 __all__ = ["PathNet"]
@@ -78,12 +79,12 @@ class PathNet(nn.Module):
     ) -> None:
         super().__init__()
         if init not in ("mean-he", "torch"):
-            raise ValueError(f"PathNet: init must be 'mean-he' or 'torch', got {init!r}")
+            raise InputError(f"PathNet: init must be 'mean-he' or 'torch', got {init!r}")
         self.init = init
         for name, v in [("in_features", in_features), ("num_layers", num_layers), ("num_modules", num_modules),
                         ("hidden", hidden), ("max_active", max_active)]:
             if int(v) < 1:
-                raise ValueError(f"PathNet: {name} must be >= 1, got {v}")
+                raise InputError(f"PathNet: {name} must be >= 1, got {v}")
         self.in_features = int(in_features)
         self.num_layers = int(num_layers)
         self.num_modules = int(num_modules)
@@ -109,7 +110,7 @@ class PathNet(nn.Module):
     def add_head(self, num_classes: int, generator: torch.Generator | None = None) -> int:
         """Add a linear head ``H -> num_classes`` for a new task; returns the task index."""
         if int(num_classes) < 1:
-            raise ValueError(f"PathNet.add_head: num_classes must be >= 1, got {num_classes}")
+            raise InputError(f"PathNet.add_head: num_classes must be >= 1, got {num_classes}")
         head = nn.Linear(self.hidden, int(num_classes), dtype=self.weights[0].dtype, device=self.weights[0].device)
         bound = 1.0 / math.sqrt(self.hidden)
         with torch.no_grad():
@@ -143,7 +144,7 @@ class PathNet(nn.Module):
     def _check_module_mask(self, m: torch.Tensor, what: str) -> torch.Tensor:
         if not isinstance(m, torch.Tensor) or m.dtype != torch.bool or tuple(m.shape) != (self.num_layers, self.num_modules):
             shape = tuple(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__
-            raise ValueError(f"PathNet.{what}: expected a bool mask of shape "
+            raise InputError(f"PathNet.{what}: expected a bool mask of shape "
                              f"({self.num_layers}, {self.num_modules}), got {shape}")
         return m
 
@@ -174,15 +175,15 @@ class PathNet(nn.Module):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"PathNet: x must be a torch.Tensor, got {type(x).__name__}")
         if x.dim() < 2:
-            raise ValueError(f"PathNet: x must be (B, ...) with B samples, got shape {tuple(x.shape)}")
+            raise InputError(f"PathNet: x must be (B, ...) with B samples, got shape {tuple(x.shape)}")
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.in_features:
-            raise ValueError(f"PathNet: x has {x.shape[1]} features per sample, expected {self.in_features}")
+            raise InputError(f"PathNet: x has {x.shape[1]} features per sample, expected {self.in_features}")
         return x.to(self.weights[0].dtype)
 
     def _head(self, task: int) -> nn.Linear:
         if not 0 <= int(task) < len(self.heads):
-            raise ValueError(f"PathNet: task {task} has no head (the network has {len(self.heads)})")
+            raise InputError(f"PathNet: task {task} has no head (the network has {len(self.heads)})")
         return self.heads[int(task)]
 
     def features(self, x: torch.Tensor, path: torch.Tensor, fixed: torch.Tensor | None = None) -> torch.Tensor:
@@ -222,7 +223,7 @@ class PathNet(nn.Module):
         x = self._flat(x)
         y = torch.as_tensor(y, device=x.device).long()
         if y.shape != (x.shape[0],):
-            raise ValueError(f"PathNet.train_step: y must have shape ({x.shape[0]},), got {tuple(y.shape)}")
+            raise InputError(f"PathNet.train_step: y must have shape ({x.shape[0]},), got {tuple(y.shape)}")
         head = self._head(task)
         mask = self.masks(path, fixed)
         weights = self.layer_weights()
@@ -232,7 +233,7 @@ class PathNet(nn.Module):
             p, b, h = out.shape
             c = head.weight.shape[0]
             if int(y.min()) < 0 or int(y.max()) >= c:
-                raise ValueError(f"PathNet.train_step: labels must lie in [0, {c}), got [{int(y.min())}, {int(y.max())}]")
+                raise InputError(f"PathNet.train_step: labels must lie in [0, {c}), got [{int(y.min())}, {int(y.max())}]")
             # Head, loss and its gradients written out (no autograd graph: ~0.3 ms less per step on
             # one thread). d(sum_p mean_b CE)/d logits = (softmax - onehot(y)) / b.
             feat = out.view(p * b, h)

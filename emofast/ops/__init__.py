@@ -1,8 +1,8 @@
 """Native operators of emofast and their pure-PyTorch references.
 
-Each op is declared once in C++ (``torch.ops.emofast.*``) with CPU and CUDA kernels, and wired here
-for autograd (``torch.library.register_autograd``) and tracing (``torch.library.register_fake``), so
-it dispatches on device and works under ``torch.compile``. The ``*_reference`` functions compute the
+Each op is declared once in C++ (``torch.ops.emofast.*``, schemas in ``csrc/ops.cpp``) with CPU and
+CUDA kernels and a C++ autograd kernel (``csrc/<family>/``), and wired here for tracing
+(``torch.library.register_fake``), so it dispatches on device and works under ``torch.compile``. The ``*_reference`` functions compute the
 same mathematics with plain PyTorch operations; tests and benchmarks compare against them.
 """
 from __future__ import annotations

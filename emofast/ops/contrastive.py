@@ -26,6 +26,8 @@ from typing import Literal
 
 import torch
 
+from emofast.errors import InputError
+
 __all__ = [
     "contrastive_loss",
     "contrastive_loss_in_batch",
@@ -46,14 +48,14 @@ def _form_code(form: str) -> int:
     try:
         return _FORMS[form]
     except (KeyError, TypeError):
-        raise ValueError(f"contrastive_loss: form must be 'paper' or 'hadsell', got {form!r}") from None
+        raise InputError(f"contrastive_loss: form must be 'paper' or 'hadsell', got {form!r}") from None
 
 
 def _reduction_code(reduction: str) -> int:
     try:
         return _REDUCTIONS[reduction]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise InputError(
             f"contrastive_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
         ) from None
 
@@ -61,7 +63,7 @@ def _reduction_code(reduction: str) -> int:
 def _check_margin(margin: float) -> float:
     margin = float(margin)
     if not margin >= 0.0:  # also rejects NaN
-        raise ValueError(f"contrastive_loss: margin must be a non-negative number, got {margin}")
+        raise InputError(f"contrastive_loss: margin must be a non-negative number, got {margin}")
     return margin
 
 
@@ -83,7 +85,7 @@ def _check_features(x: torch.Tensor, name: str) -> None:
 def _check_devices(**tensors: torch.Tensor) -> None:
     devices = {name: t.device for name, t in tensors.items()}
     if len(set(devices.values())) > 1:
-        raise ValueError(f"contrastive_loss: all inputs must be on one device, got {devices}")
+        raise InputError(f"contrastive_loss: all inputs must be on one device, got {devices}")
 
 
 def contrastive_loss(
@@ -119,11 +121,15 @@ def contrastive_loss(
 
     Raises
     ------
-    ValueError / RuntimeError
-        Mismatched feature sizes, labels of the wrong shape, mixed devices or dtypes, a negative
-        margin, empty batches, NaN or Inf features.
+    emofast.errors.InputError
+        (a ``ValueError``) An unknown ``form`` or ``reduction``, a negative or NaN margin, inputs on
+        different devices.
+    ValueError
+        From the native op's checks: mismatched feature sizes, labels of the wrong shape, empty
+        batches, NaN or Inf features.
     TypeError
-        Non-integer labels.
+        Non-tensor arguments, non-integer labels, features that are not float32/float64 or whose
+        dtypes differ.
     """
     _check_features(a, "a")
     _check_features(b, "b")

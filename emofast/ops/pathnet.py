@@ -26,6 +26,8 @@ from typing import Sequence
 
 import torch
 
+from emofast.errors import InputError
+
 __all__ = [
     "pathnet",
     "pathnet_reference",
@@ -70,7 +72,7 @@ def _check_devices(x: torch.Tensor, path: torch.Tensor, frozen: torch.Tensor, we
         (f"biases[{i}]", b) for i, b in enumerate(biases)
     ]:
         if t.device != dev:
-            raise ValueError(f"pathnet: {name} is on {t.device} but x is on {dev}; all inputs must be on one device")
+            raise InputError(f"pathnet: {name} is on {t.device} but x is on {dev}; all inputs must be on one device")
 
 
 def genotype_to_mask(genotypes: torch.Tensor, num_modules: int) -> torch.Tensor:
@@ -92,8 +94,8 @@ def genotype_to_mask(genotypes: torch.Tensor, num_modules: int) -> torch.Tensor:
 
     Raises
     ------
-    ValueError
-        A gene out of range, or a non-positive ``num_modules``.
+    emofast.errors.InputError
+        (a ``ValueError``) A gene out of range, or a non-positive ``num_modules``.
     TypeError
         A non-integer tensor.
     """
@@ -101,11 +103,11 @@ def genotype_to_mask(genotypes: torch.Tensor, num_modules: int) -> torch.Tensor:
     if genotypes.dtype.is_floating_point or genotypes.dtype == torch.bool or genotypes.is_complex():
         raise TypeError(f"genotype_to_mask: genotypes must be an integer tensor, got {genotypes.dtype}")
     if int(num_modules) < 1:
-        raise ValueError(f"genotype_to_mask: num_modules must be >= 1, got {num_modules}")
+        raise InputError(f"genotype_to_mask: num_modules must be >= 1, got {num_modules}")
     g = genotypes.long()
     if g.numel() and (int(g.min()) < 0 or int(g.max()) >= num_modules):
         bad = g[(g < 0) | (g >= num_modules)][0].item()
-        raise ValueError(f"genotype_to_mask: gene {bad} is out of range [0, {num_modules})")
+        raise InputError(f"genotype_to_mask: gene {bad} is out of range [0, {num_modules})")
     mask = torch.zeros((*g.shape[:-1], int(num_modules)), dtype=torch.bool, device=g.device)
     return mask.scatter_(-1, g, True)
 
@@ -140,11 +142,14 @@ def pathnet(
 
     Raises
     ------
-    RuntimeError
-        Wrong shapes or dtypes, mixed devices, genes out of range, a pathway with an empty layer,
-        NaN or Inf in the input or in the active modules' parameters.
+    emofast.errors.InputError
+        (a ``ValueError``) Inputs on different devices.
+    ValueError
+        From the native op's checks: wrong shapes, genes out of range, a pathway with an empty
+        layer, NaN or Inf in the input or in the active modules' parameters.
     TypeError
-        Non-tensor arguments.
+        Non-tensor arguments; dtypes that are not float32/float64 or differ between the input and
+        the parameters; a ``path`` that is neither bool nor integer; a non-bool ``frozen``.
     """
     _check_tensor(x, "x")
     _check_tensor(path, "path")
@@ -215,7 +220,7 @@ def pathnet_sgd_(
     """
     lr = float(lr)
     if not lr == lr or lr in (float("inf"), float("-inf")):
-        raise ValueError(f"pathnet_sgd_: lr must be finite, got {lr}")
+        raise InputError(f"pathnet_sgd_: lr must be finite, got {lr}")
     weights = _as_list(weights, "weights")
     with torch.no_grad():
         _op_sgd(grad, x, weights, _as_list(biases, "biases"), path, _default_frozen(frozen, weights, x),
@@ -288,7 +293,7 @@ def pathnet_reference(
         for layer, (w, b) in enumerate(zip(weights, biases)):
             active = torch.nonzero(mask[p, layer]).flatten().tolist()
             if not active:
-                raise ValueError(f"pathnet_reference: pathway {p} has no active module in layer {layer}")
+                raise InputError(f"pathnet_reference: pathway {p} has no active module in layer {layer}")
             acc = []
             for m in active:
                 wm, bm = w[m], b[m]

@@ -1,7 +1,7 @@
 // PathNet element-wise CUDA kernels: bias + finiteness count, ReLU + per-pathway mean, and its
 // backward. One thread per output element (grid-stride loops); the GEMMs run in cuBLAS via ATen
 // (pathnet_cuda.cpp / pathnet.h).
-#include "pathnet_cuda_kernels.h"
+#include "pathnet/cuda/pathnet_cuda_kernels.h"
 
 #include <cuda_runtime.h>
 

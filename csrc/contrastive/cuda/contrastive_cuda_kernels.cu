@@ -2,7 +2,7 @@
 // a and b over D (as in a tiled GEMM), the squared distance summed from exact differences, and the
 // per-pair loss and weight written in the same pass. Memory O(Ka*Kb), never O(Ka*Kb*D).
 // Compiled by nvcc in CI; not run on the development machine (no GPU there).
-#include "contrastive/contrastive_cuda_kernels.h"
+#include "contrastive/cuda/contrastive_cuda_kernels.h"
 
 #include <cuda_runtime.h>
 

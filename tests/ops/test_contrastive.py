@@ -1,5 +1,9 @@
 """Fused pairwise contrastive loss: parity with the pure-PyTorch reference, gradients, opcheck,
-edge cases and bad input."""
+edge cases and bad input.
+
+Tests of the op take the ``device`` fixture (tests/conftest.py): cpu here, cpu and cuda on a GPU
+machine. Tests of CPU-only behaviour (the forced CPU formulations' thread-count independence) run
+on cpu only."""
 from __future__ import annotations
 
 import math
@@ -10,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import emofast
+from emofast.errors import InputError
 from emofast.nn import ContrastiveLoss
 from emofast.ops import (
     contrastive_loss,
@@ -20,15 +25,19 @@ from emofast.ops import (
 
 FORMS = ["paper", "hadsell"]
 REDUCTIONS = ["mean", "sum", "none"]
+# Settings of the hypothesis tests: no deadline (shapes up to 1024 x 1024), and the function-scoped
+# fixtures they take (device, cpu_path) hold no state that examples could share.
+HYPOTHESIS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-def _batch(ka, kb, d, n_classes, dtype, seed, scale=1.0):
+def _batch(ka, kb, d, n_classes, dtype, seed, scale=1.0, device="cpu"):
+    """Features and labels drawn on the CPU (the same values on every device), then moved."""
     g = torch.Generator().manual_seed(seed)
     a = (torch.randn(ka, d, generator=g, dtype=torch.float64) * scale).to(dtype)
     b = (torch.randn(kb, d, generator=g, dtype=torch.float64) * scale).to(dtype)
     la = torch.randint(0, n_classes, (ka,), generator=g)
     lb = torch.randint(0, n_classes, (kb,), generator=g)
-    return a, b, la, lb
+    return a.to(device), b.to(device), la.to(device), lb.to(device)
 
 
 def _close(x, ref):
@@ -50,14 +59,14 @@ def _check_parity(a, b, la, lb, *, margin, form, reduction):
     ref = contrastive_loss_reference(a2, b2, la, lb, margin=margin, form=form, reduction=reduction)
     assert out.shape == ref.shape
     _close(out, ref)
-    g = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1))
+    g = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1)).to(out.device)
     out.backward(g)
     ref.backward(g)
     _close(a1.grad, a2.grad)
     _close(b1.grad, b2.grad)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, **HYPOTHESIS)
 @given(
     ka=st.integers(1, 1024),
     kb=st.integers(1, 1024),
@@ -69,22 +78,22 @@ def _check_parity(a, b, la, lb, *, margin, form, reduction):
     margin=st.floats(0.0, 400.0),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_parity_with_reference(ka, kb, d, n_classes, form, reduction, dtype, margin, seed):
+def test_parity_with_reference(device, ka, kb, d, n_classes, form, reduction, dtype, margin, seed):
     # The reference materialises Ka*Kb*D: keep it within a few hundred MB.
     assume(ka * kb * d <= 2**21)
-    a, b, la, lb = _batch(ka, kb, d, n_classes, dtype, seed)
+    a, b, la, lb = _batch(ka, kb, d, n_classes, dtype, seed, device=device)
     _check_parity(a, b, la, lb, margin=margin, form=form, reduction=reduction)
 
 
 @pytest.mark.parametrize("ka,kb,d", [(1024, 1024, 1), (1024, 3, 512), (1, 1024, 512), (1, 1, 1), (5, 7, 33)])
 @pytest.mark.parametrize("form", FORMS)
-def test_parity_extreme_shapes(ka, kb, d, form):
-    a, b, la, lb = _batch(ka, kb, d, 3, torch.float32, seed=ka + kb + d)
+def test_parity_extreme_shapes(device, ka, kb, d, form):
+    a, b, la, lb = _batch(ka, kb, d, 3, torch.float32, seed=ka + kb + d, device=device)
     # margin around the typical squared distance (2d) so both hinge branches occur
     _check_parity(a, b, la, lb, margin=2.0 * d if form == "paper" else math.sqrt(2.0 * d), form=form, reduction="mean")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, **HYPOTHESIS)
 @given(
     k=st.integers(2, 300),
     d=st.integers(1, 64),
@@ -92,8 +101,8 @@ def test_parity_extreme_shapes(ka, kb, d, form):
     reduction=st.sampled_from(REDUCTIONS),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_in_batch_parity(cpu_path, k, d, form, reduction, seed):
-    x, _, labels, _ = _batch(k, 1, d, 3, torch.float64, seed)
+def test_in_batch_parity(cpu_path, device, k, d, form, reduction, seed):
+    x, _, labels, _ = _batch(k, 1, d, 3, torch.float64, seed, device=device)
     x1 = x.clone().requires_grad_(True)
     x2 = x.clone().requires_grad_(True)
     margin = 2.0 * d
@@ -109,8 +118,8 @@ def test_in_batch_parity(cpu_path, k, d, form, reduction, seed):
 
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_gradcheck_float64(form, reduction, cpu_path):
-    a, b, la, lb = _batch(6, 5, 4, 2, torch.float64, seed=3)
+def test_gradcheck_float64(form, reduction, cpu_path, device):
+    a, b, la, lb = _batch(6, 5, 4, 2, torch.float64, seed=3, device=device)
     a.requires_grad_(True)
     b.requires_grad_(True)
     # margin chosen so some negatives are inside it and some outside, away from the kink
@@ -119,8 +128,8 @@ def test_gradcheck_float64(form, reduction, cpu_path):
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_gradcheck_in_batch(form, cpu_path):
-    x, _, labels, _ = _batch(7, 1, 3, 2, torch.float64, seed=4)
+def test_gradcheck_in_batch(form, cpu_path, device):
+    x, _, labels, _ = _batch(7, 1, 3, 2, torch.float64, seed=4, device=device)
     x.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: contrastive_loss_in_batch(x, labels, margin=6.0, form=form), (x,))
 
@@ -128,8 +137,8 @@ def test_gradcheck_in_batch(form, cpu_path):
 @pytest.mark.parametrize("upper", [False, True])
 @pytest.mark.parametrize("reduction", [0, 1, 2])
 @pytest.mark.parametrize("form", [0, 1])
-def test_opcheck(form, reduction, upper, cpu_path):
-    a, b, la, lb = _batch(4, 4, 3, 2, torch.float64, seed=5)
+def test_opcheck(form, reduction, upper, cpu_path, device):
+    a, b, la, lb = _batch(4, 4, 3, 2, torch.float64, seed=5, device=device)
     a.requires_grad_(True)
     b.requires_grad_(True)
     if upper:
@@ -137,28 +146,45 @@ def test_opcheck(form, reduction, upper, cpu_path):
     torch.library.opcheck(torch.ops.emofast.contrastive_loss.default, (a, b, la, lb, 3.0, form, reduction, upper))
 
 
-def test_opcheck_forward_and_backward_ops():
-    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6)
+def test_opcheck_forward_and_backward_ops(device):
+    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6, device=device)
     torch.library.opcheck(torch.ops.emofast.contrastive_loss_forward.default, (a, b, la, lb, 9.0, 0, 1, False))
     _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 1, False)
     torch.library.opcheck(
-        torch.ops.emofast.contrastive_loss_backward.default, (torch.tensor(1.0), w, a, b, la, lb, 1, False)
+        torch.ops.emofast.contrastive_loss_backward.default,
+        (torch.tensor(1.0, device=device), w, a, b, la, lb, 1, False),
     )
 
 
-def test_backward_op_checks_its_labels():
-    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6)
+def test_backward_op_checks_its_labels(device):
+    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6, device=device)
     _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 1, False)
     bwd = torch.ops.emofast.contrastive_loss_backward.default
-    with pytest.raises(RuntimeError, match="labels must be int64"):
-        bwd(torch.tensor(1.0), w, a, b, la[:2], lb, 1, False)
-    with pytest.raises(RuntimeError, match="labels must be int64"):
-        bwd(torch.tensor(1.0), w, a, b, la, lb.int(), 1, False)
+    one = torch.tensor(1.0, device=device)
+    with pytest.raises(ValueError, match="labels must be int64 of shapes"):
+        bwd(one, w, a, b, la[:2], lb, 1, False)
+    with pytest.raises(TypeError, match="labels must be int64 of shapes"):
+        bwd(one, w, a, b, la, lb.int(), 1, False)
 
 
-def test_large_backward_uses_gemm_path_and_matches():
+def test_backward_op_raises_value_and_type_errors(device):
+    # Bad shapes raise ValueError, bad dtypes TypeError, as in the forward.
+    a, b, la, lb = _batch(3, 4, 5, 2, torch.float32, seed=6, device=device)
+    _, w = torch.ops.emofast.contrastive_loss_forward(a, b, la, lb, 9.0, 0, 0, False)
+    bwd = torch.ops.emofast.contrastive_loss_backward.default
+    with pytest.raises(ValueError, match="grad must have shape"):
+        bwd(torch.ones(3, 3, device=device), w, a, b, la, lb, 0, False)
+    with pytest.raises(ValueError, match="grad of a reduced loss must be a scalar"):
+        bwd(torch.ones(3, 4, device=device), w, a, b, la, lb, 1, False)
+    with pytest.raises(ValueError, match="weights must have shape"):
+        bwd(torch.tensor(1.0, device=device), w[:2], a, b, la, lb, 1, False)
+    with pytest.raises(TypeError, match="dtypes differ"):
+        bwd(torch.tensor(1.0, dtype=torch.float64, device=device), w, a, b, la, lb, 1, False)
+
+
+def test_large_backward_uses_gemm_path_and_matches(device):
     # Ka*Kb*D above the fused-loop threshold: the GEMM backward must agree with the reference.
-    a, b, la, lb = _batch(300, 200, 64, 4, torch.float64, seed=7)
+    a, b, la, lb = _batch(300, 200, 64, 4, torch.float64, seed=7, device=device)
     _check_parity(a, b, la, lb, margin=100.0, form="hadsell", reduction="none")
 
 
@@ -176,15 +202,17 @@ CPU_PATHS = [("exact", "pairs"), ("gemm", "gemm"), ("gemm", "classes"), ("exact"
 
 
 @pytest.fixture(params=CPU_PATHS, ids=["+".join(p) for p in CPU_PATHS])
-def cpu_path(request, monkeypatch):
+def cpu_path(request, monkeypatch, device):
+    # The variables only steer the CPU kernels: on other devices one pairing runs, the others skip.
+    if device.type != "cpu" and request.param != CPU_PATHS[0]:
+        pytest.skip(f"EMOFAST_CONTRASTIVE_* select CPU formulations; one run suffices on {device.type}")
     forward, backward = request.param
     monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", forward)
     monkeypatch.setenv("EMOFAST_CONTRASTIVE_BACKWARD", backward)
     return request.param
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, **HYPOTHESIS)
 @given(
     ka=st.integers(1, 300),
     kb=st.integers(1, 300),
@@ -196,9 +224,9 @@ def cpu_path(request, monkeypatch):
     spread=st.sampled_from([1.0, 1e-2]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_parity_both_paths(cpu_path, ka, kb, d, form, reduction, dtype, offset, spread, seed):
+def test_parity_both_paths(cpu_path, device, ka, kb, d, form, reduction, dtype, offset, spread, seed):
     # Features far from the origin and tightly clustered are where |a|^2 + |b|^2 - 2ab cancels.
-    a, b, la, lb = _batch(ka, kb, d, 3, torch.float64, seed)
+    a, b, la, lb = _batch(ka, kb, d, 3, torch.float64, seed, device=device)
     a, b = (offset + spread * a).to(dtype), (offset + spread * b).to(dtype)
     typical = 2.0 * d * spread**2
     margin = typical if form == "paper" else math.sqrt(typical)
@@ -207,7 +235,7 @@ def test_parity_both_paths(cpu_path, ka, kb, d, form, reduction, dtype, offset, 
 
 @pytest.mark.parametrize("upper", [False, True])
 @pytest.mark.parametrize("form", FORMS)
-def test_class_sum_backward_sparse_negatives(form, upper):
+def test_class_sum_backward_sparse_negatives(form, upper, device):
     # The benchmark's regime (K=256, D=128, margin 1, randn features): no negative pair is inside the
     # margin, so the default backward is all per-class sums; features far from the origin check the
     # centring of those sums. Labels are arbitrary int64 values, not 0..C-1.
@@ -217,6 +245,7 @@ def test_class_sum_backward_sparse_negatives(form, upper):
     values = torch.tensor([-(2**62), -7, 0, 3, 10**12, 2**62])
     la = values[torch.randint(0, 6, (256,), generator=g)]
     lb = la.clone() if upper else values[torch.randint(0, 6, (250,), generator=g)]
+    a, b, la, lb = a.to(device), b.to(device), la.to(device), lb.to(device)
     for dtype in (torch.float64, torch.float32):
         if upper:
             x1 = a.to(dtype).clone().requires_grad_(True)
@@ -232,11 +261,11 @@ def test_class_sum_backward_sparse_negatives(form, upper):
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_class_sum_backward_few_active_negatives(form):
+def test_class_sum_backward_few_active_negatives(form, device):
     # A margin at the 3% quantile of the squared distances: a few active negatives per row, below the
     # density at which the default backward switches to the dense GEMM form (Kb = 203: a tail after
     # the blocks of 16 that the negative scan skips).
-    a, b, la, lb = _batch(190, 203, 48, 5, torch.float64, seed=23)
+    a, b, la, lb = _batch(190, 203, 48, 5, torch.float64, seed=23, device=device)
     d2 = torch.cdist(a, b) ** 2
     q = torch.quantile(d2.flatten(), 0.03).item()
     margin = q if form == "paper" else math.sqrt(q)
@@ -244,24 +273,25 @@ def test_class_sum_backward_few_active_negatives(form):
     _check_parity(a.float(), b.float(), la, lb, margin=margin, form=form, reduction="sum")
 
 
-def test_class_sum_backward_single_class_and_distinct_classes(cpu_path):
+def test_class_sum_backward_single_class_and_distinct_classes(cpu_path, device):
     # One class (every pair positive) and all-distinct labels (no pair positive, all negatives active).
-    a, b, _, _ = _batch(40, 33, 16, 1, torch.float64, seed=22)
-    same_a, same_b = torch.full((40,), 5), torch.full((33,), 5)
+    a, b, _, _ = _batch(40, 33, 16, 1, torch.float64, seed=22, device=device)
+    same_a, same_b = torch.full((40,), 5, device=device), torch.full((33,), 5, device=device)
     _check_parity(a, b, same_a, same_b, margin=1.0, form="paper", reduction="mean")
-    _check_parity(a, b, torch.arange(40), torch.arange(100, 133), margin=1e3, form="hadsell", reduction="mean")
+    distinct_a, distinct_b = torch.arange(40, device=device), torch.arange(100, 133, device=device)
+    _check_parity(a, b, distinct_a, distinct_b, margin=1e3, form="hadsell", reduction="mean")
 
 
-def test_large_backward_with_huge_hadsell_weights():
+def test_large_backward_with_huge_hadsell_weights(device):
     # Found by hypothesis in CI: D=1, margin 115, so Hadsell negatives at d << m have weights
     # -(m - d)/2d in the thousands; the GEMM form of the backward would cancel.
-    a, b, la, lb = _batch(390, 389, 1, 3, torch.float32, seed=0)
+    a, b, la, lb = _batch(390, 389, 1, 3, torch.float32, seed=0, device=device)
     _check_parity(a, b, la, lb, margin=115.0, form="hadsell", reduction="mean")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("form", FORMS)
-def test_gemm_path_hinge_decided_by_exact_distance(monkeypatch, dtype, form):
+def test_gemm_path_hinge_decided_by_exact_distance(monkeypatch, device, dtype, form):
     # Margins set exactly at squared distances of negative pairs: the GEMM's rounding (on centred,
     # no longer dyadic features) must not move any pair across the hinge. Features on a dyadic grid
     # make every exact summation order give the same d2, so "exactly at the margin" is well defined.
@@ -270,6 +300,7 @@ def test_gemm_path_hinge_decided_by_exact_distance(monkeypatch, dtype, form):
     a = (3.0 + torch.randint(-16, 17, (64, 40), generator=g) / 4).to(dtype)
     b = (3.0 + torch.randint(-16, 17, (48, 40), generator=g) / 4).to(dtype)
     la, lb = torch.randint(0, 4, (64,), generator=g), torch.randint(0, 4, (48,), generator=g)
+    a, b, la, lb = a.to(device), b.to(device), la.to(device), lb.to(device)
     d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
     neg = la[:, None] != lb[None, :]
     for q in (0.1, 0.5, 0.9):
@@ -279,10 +310,11 @@ def test_gemm_path_hinge_decided_by_exact_distance(monkeypatch, dtype, form):
         _check_parity(a, b, la, lb, margin=margin, form=form, reduction="none")
 
 
-def test_gemm_path_identical_and_offset_features(monkeypatch):
+def test_gemm_path_identical_and_offset_features(monkeypatch, device):
     monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", "gemm")
-    x = 1000.0 + torch.randn(32, 64)
-    labels = torch.randint(0, 3, (32,))
+    g = torch.Generator().manual_seed(24)
+    x = (1000.0 + torch.randn(32, 64, generator=g)).to(device)
+    labels = torch.randint(0, 3, (32,), generator=g).to(device)
     none = contrastive_loss(x, x.clone(), labels, labels, reduction="none", form="hadsell")
     assert torch.all(torch.diagonal(none) == 0)
     a = x.clone().requires_grad_(True)
@@ -290,7 +322,8 @@ def test_gemm_path_identical_and_offset_features(monkeypatch):
     loss = contrastive_loss(a, b, labels, labels + 1, margin=2.0, form="hadsell", reduction="sum")
     loss.backward()
     assert torch.isfinite(a.grad).all()
-    _check_parity(x, x + 1e-3 * torch.randn(32, 64), labels, labels, margin=1.0, form="paper", reduction="none")
+    near = x + 1e-3 * torch.randn(32, 64, generator=g).to(device)
+    _check_parity(x, near, labels, labels, margin=1.0, form="paper", reduction="none")
 
 
 def test_gemm_path_independent_of_thread_count(monkeypatch):
@@ -307,26 +340,27 @@ def test_gemm_path_independent_of_thread_count(monkeypatch):
     assert torch.equal(one, many)
 
 
-def test_gemm_path_non_finite_features_raise(monkeypatch):
+def test_gemm_path_non_finite_features_raise(monkeypatch, device):
     monkeypatch.setenv("EMOFAST_CONTRASTIVE_PATH", "gemm")
-    a, b, la, lb = _batch(40, 40, 32, 2, torch.float32, seed=23)
+    a, b, la, lb = _batch(40, 40, 32, 2, torch.float32, seed=23, device=device)
     for bad in (float("nan"), float("inf")):
         a2 = a.clone()
         a2[3, 5] = bad
         with pytest.raises(ValueError, match="NaN or Inf"):
             contrastive_loss(a2, b, la, lb)
     # huge but finite features whose distances are finite: exact recomputation, no false alarm
-    big = torch.full((20, 16), 1e19)
-    out = contrastive_loss(big, big.clone(), torch.zeros(20, dtype=torch.long), torch.zeros(20, dtype=torch.long))
+    big = torch.full((20, 16), 1e19, device=device)
+    zeros = torch.zeros(20, dtype=torch.long, device=device)
+    out = contrastive_loss(big, big.clone(), zeros, zeros)
     assert out.item() == 0.0
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_squared_distance_exactly_at_margin(dtype):
+def test_squared_distance_exactly_at_margin(dtype, device):
     # d^2 = 1 + 4 = 5 exactly; negative pair at the margin: zero loss and zero gradient (paper form)
-    a = torch.tensor([[0.0, 0.0]], dtype=dtype, requires_grad=True)
-    b = torch.tensor([[1.0, 2.0]], dtype=dtype, requires_grad=True)
-    la, lb = torch.tensor([0]), torch.tensor([1])
+    a = torch.tensor([[0.0, 0.0]], dtype=dtype, device=device, requires_grad=True)
+    b = torch.tensor([[1.0, 2.0]], dtype=dtype, device=device, requires_grad=True)
+    la, lb = torch.tensor([0], device=device), torch.tensor([1], device=device)
     loss = contrastive_loss(a, b, la, lb, margin=5.0)
     loss.backward()
     assert loss.item() == 0.0
@@ -334,8 +368,8 @@ def test_squared_distance_exactly_at_margin(dtype):
     ref = contrastive_loss_reference(a.detach(), b.detach(), la, lb, margin=5.0)
     assert ref.item() == 0.0
     # Hadsell: d = 5 exactly (3-4-5), margin 5
-    a2 = torch.tensor([[0.0, 0.0]], dtype=dtype, requires_grad=True)
-    b2 = torch.tensor([[3.0, 4.0]], dtype=dtype, requires_grad=True)
+    a2 = torch.tensor([[0.0, 0.0]], dtype=dtype, device=device, requires_grad=True)
+    b2 = torch.tensor([[3.0, 4.0]], dtype=dtype, device=device, requires_grad=True)
     loss2 = contrastive_loss(a2, b2, la, lb, margin=5.0, form="hadsell")
     loss2.backward()
     assert loss2.item() == 0.0 and torch.all(a2.grad == 0)
@@ -344,12 +378,12 @@ def test_squared_distance_exactly_at_margin(dtype):
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_identical_features(form):
-    x = torch.randn(4, 8, dtype=torch.float64)
+def test_identical_features(form, device):
+    x = torch.randn(4, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(25)).to(device)
     a = x.clone().requires_grad_(True)
     b = x.clone().requires_grad_(True)
-    labels = torch.tensor([0, 0, 1, 1])
-    other = torch.tensor([1, 1, 0, 0])
+    labels = torch.tensor([0, 0, 1, 1], device=device)
+    other = torch.tensor([1, 1, 0, 0], device=device)
     # positives on identical rows: zero loss on the diagonal
     diag = torch.diagonal(contrastive_loss(a, b, labels, labels, form=form, reduction="none"))
     assert torch.all(diag == 0)
@@ -360,9 +394,10 @@ def test_identical_features(form):
     assert torch.isfinite(a.grad).all() and torch.all(a.grad == 0)
 
 
-def test_all_positive_and_all_negative():
-    a, b, _, _ = _batch(16, 12, 8, 1, torch.float64, seed=8)
-    ones_a, ones_b = torch.zeros(16, dtype=torch.long), torch.zeros(12, dtype=torch.long)
+def test_all_positive_and_all_negative(device):
+    a, b, _, _ = _batch(16, 12, 8, 1, torch.float64, seed=8, device=device)
+    ones_a = torch.zeros(16, dtype=torch.long, device=device)
+    ones_b = torch.zeros(12, dtype=torch.long, device=device)
     pos = contrastive_loss(a, b, ones_a, ones_b, reduction="none")
     d2 = torch.cdist(a, b) ** 2
     torch.testing.assert_close(pos, 0.5 * d2)
@@ -372,27 +407,39 @@ def test_all_positive_and_all_negative():
         _check_parity(a, b, la, lb, margin=20.0, form="paper", reduction="mean")
 
 
-def test_mean_is_over_all_pairs():
-    a, b, la, lb = _batch(3, 5, 4, 2, torch.float64, seed=9)
+def test_mean_is_over_all_pairs(device):
+    a, b, la, lb = _batch(3, 5, 4, 2, torch.float64, seed=9, device=device)
     none = contrastive_loss(a, b, la, lb, reduction="none")
     assert none.shape == (3, 5)
     torch.testing.assert_close(contrastive_loss(a, b, la, lb, reduction="sum"), none.sum())
     torch.testing.assert_close(contrastive_loss(a, b, la, lb), none.sum() / 15)
 
 
-def test_int32_labels_accepted_and_module():
-    a, b, la, lb = _batch(4, 4, 3, 2, torch.float32, seed=10)
+def test_int32_labels_accepted_and_module(device):
+    a, b, la, lb = _batch(4, 4, 3, 2, torch.float32, seed=10, device=device)
     x = contrastive_loss(a, b, la.int(), lb.int())
     torch.testing.assert_close(x, contrastive_loss(a, b, la, lb))
     module = ContrastiveLoss(margin=2.0, form="hadsell")
-    torch.testing.assert_close(module(a, la, b, lb), contrastive_loss(a, b, la, lb, margin=2.0, form="hadsell"))
-    torch.testing.assert_close(module(a, la), contrastive_loss_in_batch(a, la, margin=2.0, form="hadsell"))
+    torch.testing.assert_close(module(a, b, la, lb), contrastive_loss(a, b, la, lb, margin=2.0, form="hadsell"))
+    torch.testing.assert_close(module.in_batch(a, la), contrastive_loss_in_batch(a, la, margin=2.0, form="hadsell"))
     assert "hadsell" in repr(module)
     assert emofast.contrastive_loss is contrastive_loss
 
 
-def test_no_grad_path_matches_grad_path():
-    a, b, la, lb = _batch(9, 7, 5, 3, torch.float32, seed=11)
+def test_module_takes_the_functions_argument_order(device):
+    # (a, b, labels_a, labels_b) as emofast.contrastive_loss; the old (a, labels_a, b, labels_b) order
+    # and the old two-argument in-batch call fail loudly instead of scoring the wrong pairs.
+    a, b, la, lb = _batch(4, 5, 3, 2, torch.float32, seed=10, device=device)
+    module = ContrastiveLoss()
+    torch.testing.assert_close(module(a=a, b=b, labels_a=la, labels_b=lb), contrastive_loss(a, b, la, lb))
+    with pytest.raises(TypeError, match=r"\(a, b, labels_a, labels_b\)"):
+        module(a, la, b, lb)
+    with pytest.raises(TypeError):
+        module(a, la)
+
+
+def test_no_grad_path_matches_grad_path(device):
+    a, b, la, lb = _batch(9, 7, 5, 3, torch.float32, seed=11, device=device)
     with torch.no_grad():
         x = contrastive_loss(a.requires_grad_(True), b, la, lb)
     y = contrastive_loss(a, b, la, lb)
@@ -416,8 +463,8 @@ def test_result_independent_of_thread_count():
 # --- bad input -----------------------------------------------------------------------------------
 
 
-def _good():
-    return _batch(3, 4, 5, 2, torch.float32, seed=13)
+def _good(device="cpu"):
+    return _batch(3, 4, 5, 2, torch.float32, seed=13, device=device)
 
 
 @pytest.mark.parametrize(
@@ -431,29 +478,31 @@ def _good():
         (lambda a, b, la, lb: (a.half(), b.half(), la, lb), TypeError, "float32 or float64"),
         (lambda a, b, la, lb: (a[:0], b, la[:0], lb), ValueError, "empty batch"),
         (lambda a, b, la, lb: (a[0], b, la, lb), ValueError, "2-D"),
-        (lambda a, b, la, lb: (a, b.to("meta"), la, lb), ValueError, "one device"),
+        (lambda a, b, la, lb: (a, b.to("meta"), la, lb), InputError, "one device"),
     ],
 )
-def test_bad_input_raises(mutate, exc, match):
-    args = mutate(*_good())
+def test_bad_input_raises(mutate, exc, match, device):
+    args = mutate(*_good(device))
     with pytest.raises(exc, match=match):
         contrastive_loss(*args)
 
 
-def test_negative_or_nan_margin_raises():
-    a, b, la, lb = _good()
+def test_negative_or_nan_margin_raises(device):
+    a, b, la, lb = _good(device)
     for margin in (-1.0, float("nan")):
-        with pytest.raises(ValueError, match="margin"):
+        with pytest.raises(InputError, match="margin"):
             contrastive_loss(a, b, la, lb, margin=margin)
     with pytest.raises(ValueError, match="margin must be >= 0"):
         torch.ops.emofast.contrastive_loss(a, b, la, lb, -1.0, 0, 1, False)
-    with pytest.raises(ValueError, match="margin"):
+    with pytest.raises(ValueError, match="unknown form"):
+        torch.ops.emofast.contrastive_loss(a, b, la, lb, 1.0, 7, 1, False)
+    with pytest.raises(InputError, match="margin"):
         ContrastiveLoss(margin=-0.5)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite_features_raise(bad):
-    a, b, la, lb = _good()
+def test_non_finite_features_raise(bad, device):
+    a, b, la, lb = _good(device)
     a[1, 2] = bad
     with pytest.raises(ValueError, match="NaN or Inf"):
         contrastive_loss(a, b, la, lb)
@@ -461,32 +510,32 @@ def test_non_finite_features_raise(bad):
         contrastive_loss(a.requires_grad_(True), b, la, lb)
 
 
-def test_unknown_form_or_reduction_raises():
-    a, b, la, lb = _good()
-    with pytest.raises(ValueError, match="form"):
+def test_unknown_form_or_reduction_raises(device):
+    a, b, la, lb = _good(device)
+    with pytest.raises(InputError, match="form"):
         contrastive_loss(a, b, la, lb, form="pml")
-    with pytest.raises(ValueError, match="reduction"):
+    with pytest.raises(InputError, match="reduction"):
         contrastive_loss(a, b, la, lb, reduction="max")
     with pytest.raises(TypeError, match="torch.Tensor"):
-        contrastive_loss(a.numpy(), b, la, lb)
+        contrastive_loss(a.cpu().numpy(), b, la, lb)
 
 
-def test_in_batch_needs_two_samples():
-    x = torch.randn(1, 3)
+def test_in_batch_needs_two_samples(device):
+    x = torch.randn(1, 3, device=device)
     with pytest.raises(ValueError, match="at least 2"):
-        contrastive_loss_in_batch(x, torch.tensor([0]))
+        contrastive_loss_in_batch(x, torch.tensor([0], device=device))
 
 
-def test_inputs_are_not_modified_and_non_contiguous_ok():
-    a, b, la, lb = _batch(6, 8, 5, 2, torch.float64, seed=14)
+def test_inputs_are_not_modified_and_non_contiguous_ok(device):
+    a, b, la, lb = _batch(6, 8, 5, 2, torch.float64, seed=14, device=device)
     at = a.t().contiguous().t()  # non-contiguous view with the same values
     a0, b0 = a.clone(), b.clone()
     torch.testing.assert_close(contrastive_loss(at, b, la, lb), contrastive_loss(a, b, la, lb))
     assert torch.equal(a, a0) and torch.equal(b, b0)
 
 
-def test_torch_compile_fullgraph_with_backward():
-    a, b, la, lb = _batch(4, 5, 8, 2, torch.float32, seed=15)
+def test_torch_compile_fullgraph_with_backward(device):
+    a, b, la, lb = _batch(4, 5, 8, 2, torch.float32, seed=15, device=device)
     a1 = a.clone().requires_grad_(True)
     a2 = a.clone().requires_grad_(True)
     compiled = torch.compile(lambda x, y: 2 * contrastive_loss(x, y, la, lb, form="hadsell"), fullgraph=True)

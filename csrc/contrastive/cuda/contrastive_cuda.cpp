@@ -1,7 +1,7 @@
 // CUDA registration of the contrastive loss: ATen glue around the raw kernel in
-// contrastive_cuda.cu; the backward's GEMMs go to cuBLAS through ATen. Built only in CUDA builds.
+// contrastive_cuda_kernels.cu; the backward's GEMMs go to cuBLAS through ATen. Built only in CUDA builds.
 #include "contrastive/contrastive.h"
-#include "contrastive/contrastive_cuda_kernels.h"
+#include "contrastive/cuda/contrastive_cuda_kernels.h"
 #include "contrastive/contrastive_generic.h"
 
 #include <ATen/Dispatch.h>
@@ -17,7 +17,7 @@ std::tuple<at::Tensor, at::Tensor> forward_cuda(const at::Tensor& a_, const at::
                                                 const at::Tensor& lb_, double margin, int64_t form,
                                                 int64_t reduction, bool upper, bool need_weights) {
   check_forward_inputs(a_, b_, la_, lb_, margin, form, reduction, upper);
-  TORCH_CHECK(a_.is_cuda(), "contrastive_loss (CUDA kernel): got a tensor on ", a_.device());
+  TORCH_CHECK_VALUE(a_.is_cuda(), "contrastive_loss (CUDA kernel): got a tensor on ", a_.device());
   const c10::cuda::CUDAGuard guard(a_.device());
   const at::Tensor a = a_.contiguous(), b = b_.contiguous(), la = la_.contiguous(), lb = lb_.contiguous();
   const int64_t ka = a.size(0), kb = b.size(0), d = a.size(1);

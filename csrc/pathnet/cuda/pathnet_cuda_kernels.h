@@ -1,5 +1,5 @@
 // Raw CUDA launchers of the PathNet element-wise kernels (see pathnet.h). No torch/ATen headers
-// here or in pathnet_cuda.cu, so that nvcc compiles the kernels on machines whose torch has no CUDA.
+// here or in pathnet_cuda_kernels.cu, so that nvcc compiles the kernels on machines whose torch has no CUDA.
 // All arrays are contiguous and on the device; masks are uint8 (0/1).
 #pragma once
 

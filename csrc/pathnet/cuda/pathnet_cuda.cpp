@@ -1,15 +1,15 @@
-// CUDA registration of the PathNet ops: the device-generic driver of pathnet.h (GEMMs in cuBLAS
-// through ATen) with the element-wise kernels of pathnet_cuda.cu. Narrow per-pathway layers use
+// CUDA registration of the PathNet ops: the device-generic driver (pathnet.cpp; GEMMs in cuBLAS
+// through ATen) with the element-wise kernels of pathnet_cuda_kernels.cu. Narrow per-pathway layers use
 // the driver's default (stacked GEMM over the union's modules). Built only in CUDA builds.
 #include "pathnet/pathnet.h"
-#include "pathnet/pathnet_cuda_kernels.h"
+#include "pathnet/cuda/pathnet_cuda_kernels.h"
 
 #include <ATen/Dispatch.h>
+#include <ATen/Functions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include <cmath>
 
 namespace emofast {
 namespace pathnet {
@@ -20,6 +20,8 @@ void check_launch(cudaError_t err, const char* what) {
 }
 
 struct CudaBackend final : Backend {
+  // Checks that x is on a CUDA device, then makes it the current device for the call.
+  CudaBackend(const char* op, const at::Tensor& x) : guard_(cuda_device(op, x)) {}
   int64_t add_bias(at::Tensor& Z, const at::Tensor& bias, const at::Tensor& gmask) override {
     const int64_t G = Z.size(0), R = Z.size(1), M = bias.size(0), H = bias.size(1);
     const at::Tensor gm = gmask.contiguous();
@@ -56,61 +58,19 @@ struct CudaBackend final : Backend {
                    "relu_mix_backward");
     });
   }
+
+ private:
+  static c10::Device cuda_device(const char* op, const at::Tensor& x) {
+    TORCH_CHECK_VALUE(x.is_cuda(), op, " (CUDA kernel): got a tensor on ", x.device());
+    return x.device();
+  }
+  const c10::cuda::CUDAGuard guard_;
 };
-
-void check_cuda(const char* op, const at::Tensor& x) {
-  TORCH_CHECK(x.is_cuda(), op, " (CUDA kernel): got a tensor on ", x.device());
-}
-
-at::Tensor pathnet_cuda(const at::Tensor& x, at::TensorList weights, at::TensorList biases, const at::Tensor& path,
-                        const at::Tensor& frozen) {
-  check_cuda("pathnet", x);
-  const c10::cuda::CUDAGuard guard(x.device());
-  check_layers("pathnet", x, weights, biases);
-  check_frozen("pathnet", frozen, x, static_cast<int64_t>(weights.size()), weights[0].size(0));
-  CudaBackend be;
-  return forward_impl(be, "pathnet", x, weights, biases, path, nullptr);
-}
-
-std::tuple<at::Tensor, std::vector<at::Tensor>> pathnet_forward_train_cuda(const at::Tensor& x, at::TensorList weights,
-                                                                          at::TensorList biases,
-                                                                          const at::Tensor& path) {
-  check_cuda("pathnet_forward_train", x);
-  const c10::cuda::CUDAGuard guard(x.device());
-  CudaBackend be;
-  std::vector<at::Tensor> saved;
-  at::Tensor out = forward_impl(be, "pathnet_forward_train", x, weights, biases, path, &saved);
-  return {out, saved};
-}
-
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> pathnet_backward_cuda(
-    const at::Tensor& grad, const at::Tensor& x, at::TensorList weights, at::TensorList biases, const at::Tensor& path,
-    const at::Tensor& frozen, at::TensorList saved, bool need_grad_x) {
-  check_cuda("pathnet_backward", x);
-  const c10::cuda::CUDAGuard guard(x.device());
-  CudaBackend be;
-  std::vector<at::Tensor> gw, gb;
-  at::Tensor gx = backward_impl(be, "pathnet_backward", grad, x, weights, biases, path, frozen, saved, need_grad_x,
-                                nullptr, &gw, &gb);
-  return {gx, gw, gb};
-}
-
-void pathnet_sgd_cuda(const at::Tensor& grad, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                      const at::Tensor& path, const at::Tensor& frozen, at::TensorList saved, double lr) {
-  check_cuda("pathnet_sgd_", x);
-  TORCH_CHECK(std::isfinite(lr), "pathnet_sgd_: lr must be finite, got ", lr);
-  const c10::cuda::CUDAGuard guard(x.device());
-  CudaBackend be;
-  backward_impl(be, "pathnet_sgd_", grad, x, weights, biases, path, frozen, saved, false, &lr, nullptr, nullptr);
-}
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(emofast, CUDA, m) {
-  m.impl("pathnet", &pathnet_cuda);
-  m.impl("pathnet_forward_train", &pathnet_forward_train_cuda);
-  m.impl("pathnet_backward", &pathnet_backward_cuda);
-  m.impl("pathnet_sgd_", &pathnet_sgd_cuda);
+  Kernels<CudaBackend>::register_in(m);
 }
 
 }  // namespace pathnet
