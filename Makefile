@@ -38,7 +38,7 @@ bench: $(STAMP)
 
 # nvcc compile check of every CUDA source (nothing CUDA can run on a machine without a GPU).
 cuda-check: $(STAMP)
-	PY=$(PY) bash .ci/cuda_check.sh
+	PYTHON=$(PY) bash .ci/cuda_check.sh
 
 clean:
 	rm -rf build dist *.egg-info emofast/_C*.so
