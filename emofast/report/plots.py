@@ -125,20 +125,24 @@ def plot_learning_curves(evaluations: Evaluation | Sequence[Evaluation], path: P
         None when no evaluation has a curve.
     """
     evs = [evaluations] if isinstance(evaluations, Evaluation) else list(evaluations)
-    keys = []
+    keys: list[str] = []
     for ev in evs:
-        keys += [k for c in ev.curves for k in c if k not in keys and _curve_runs(ev, k) is not None]
+        for k in (k for c in ev.curves for k in c):
+            if k not in keys and _curve_runs(ev, k) is not None:
+                keys.append(k)
     if not keys:
         return None
     loss_keys = [k for k in keys if k.endswith("loss")]
     acc_keys = [k for k in keys if not k.endswith("loss")]
     panels = [ks for ks in (loss_keys, acc_keys) if ks]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels) + 0.5, 3.6), squeeze=False)
+    n_lines = max(len(ks) for ks in panels) * len(evs)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels) + 0.5, 3.4 + 0.2 * n_lines),
+                             squeeze=False)
     unit = evs[0].curve_unit
     styles = ["-", "--", ":", "-."]
     for ax, ks in zip(axes[0], panels):
         for ki, key in enumerate(ks):
-            for ev in evs:
+            for ei, ev in enumerate(evs):
                 runs = _curve_runs(ev, key)
                 if runs is None:
                     continue
@@ -147,14 +151,16 @@ def plot_learning_curves(evaluations: Evaluation | Sequence[Evaluation], path: P
                     for r in runs:
                         ax.plot(x, r, styles[ki % 4], lw=0.6, alpha=0.35, color="gray")
                 label = _curve_label(key, ev.level) + ("" if len(evs) == 1 else f": {ev.name}")
-                ax.plot(x, runs.mean(axis=0), styles[ki % 4], lw=2, label=label)
+                # several evaluations: one colour per evaluation, one line style per quantity
+                color = f"C{ei if len(evs) > 1 else ki}"
+                ax.plot(x, runs.mean(axis=0), styles[ki % 4], lw=2, label=label, color=color)
         ax.set_xlabel(unit)
         if ks is acc_keys:
             ax.set_ylabel("accuracy")
             ax.set_ylim(0, 1)
         else:
             ax.set_ylabel("loss")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     first = evs[0]
     n_folds = max(len(ev.curves) for ev in evs)
     protocol = PROTOCOL_NAMES.get(first.protocol, first.protocol)

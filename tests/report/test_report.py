@@ -99,10 +99,19 @@ def test_one_table_renderer_for_evaluations_and_summaries():
         report.recall_table({ev.name: ev.recall_row()}, ev.classes, overall=("bogus",))
 
 
-def test_learning_curves_of_generations_and_several_arms(tmp_path):
+def test_learning_curves_of_generations_and_several_arms(tmp_path, monkeypatch):
     plt = report.pyplot()
     if plt is None:
         pytest.skip("matplotlib missing")
+    labels = []
+    real_plot = plt.Axes.plot
+
+    def plot(self, *args, **kwargs):
+        if kwargs.get("label"):
+            labels.append(kwargs["label"])
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Axes, "plot", plot)
     arms = []
     for name in ("scratch", "transfer"):
         ev = _evaluation(name)
@@ -112,6 +121,8 @@ def test_learning_curves_of_generations_and_several_arms(tmp_path):
         arms.append(ev)
     path = report.plot_learning_curves(arms, tmp_path / "c.png", plt)
     assert path.read_bytes()[:4] == b"\x89PNG"
+    # one line per arm and quantity (mean over folds), never one per fold
+    assert len(labels) == 4 == len(set(labels))
     empty = _evaluation()
     empty.curves = []
     assert report.plot_learning_curves(empty, tmp_path / "none.png", plt) is None
