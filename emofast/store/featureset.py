@@ -25,6 +25,8 @@ class SegmentRecord:
     speaker: str
     path: str
     gender: str | None = None
+    #: blake2b checksum of the rows (None for stores written before checksums)
+    checksum: str | None = None
 
     @property
     def n_segments(self) -> int:

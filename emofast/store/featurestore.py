@@ -6,7 +6,10 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
+import sys
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -15,6 +18,7 @@ import numpy as np
 
 from emofast.corpora import Utterance, select_modality
 from emofast.errors import InputError, StoreError
+from emofast.store import _disk
 from emofast.store.extractor import Extractor, resolve_extractor
 from emofast.store.featureset import FailedRecord, FeatureSet, SegmentRecord
 
@@ -64,11 +68,19 @@ class FeatureStore:
     errors : list of FailedRecord
         Utterances without features in the most recent :meth:`extract` call (failed or empty),
         including failures recorded by earlier, interrupted runs of the same request.
+    changes : dict
+        What the most recent :meth:`extract` call did: counts of ``new``, ``changed``,
+        ``retried``, ``unchanged`` and ``removed`` utterances.
+    changed_ids, removed_ids : list of str
+        The changed (re-extracted) and removed (source gone, features kept) utterances.
     """
 
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
         self.errors: list[FailedRecord] = []
+        self.changes: dict[str, int] = {}
+        self.changed_ids: list[str] = []
+        self.removed_ids: list[str] = []
 
     # -- paths and settings ------------------------------------------------------------------
     def _dir(self, corpus: str, modality: str, key: str) -> Path:
@@ -95,8 +107,11 @@ class FeatureStore:
             info = {"corpus": d.parent.parent.name, "modality": d.parent.name, "key": d.name,
                     "settings": settings, "complete": (d / "index.json").is_file()}
             if info["complete"]:
-                idx = json.loads((d / "index.json").read_text())
-                info.update(n_utterances=len(idx["ids"]), n_failed=idx.get("n_failed", 0))
+                try:
+                    idx = _disk.read_json(d, "index.json")
+                    info.update(n_utterances=len(idx["ids"]), n_failed=idx.get("n_failed", 0))
+                except (StoreError, TypeError, KeyError) as exc:
+                    info["damaged"] = str(exc)
             out.append(info)
         return out
 
@@ -104,7 +119,7 @@ class FeatureStore:
     def extract(self, corpus: str, utterances: Sequence[Utterance], modality: str | Extractor,
                 extractor: Extractor | Callable[[str], np.ndarray] | None = None, config: Any = None, *,
                 workers: int | None = None, progress: bool = True,
-                retry_failed: bool = False) -> FeatureSet:
+                retry_failed: bool = False, lock_timeout: float | None = None) -> FeatureSet:
         """Extract (or resume extracting) features of ``utterances`` and return them.
 
         Parameters
@@ -136,11 +151,17 @@ class FeatureStore:
             Show a progress bar.
         retry_failed : bool
             Re-run utterances recorded as failed or empty by earlier runs.
+        lock_timeout : float, optional
+            Seconds to wait for another process extracting into the same set (it is named in a
+            message printed once); then :class:`~emofast.errors.StoreError`. Default: wait.
 
         Returns
         -------
         FeatureSet
-            Records of the requested utterances, in request order.
+            Records of the requested utterances, in request order. :attr:`changes` counts what
+            the run did: ``new``, ``changed`` (source file changed since its extraction:
+            re-extracted), ``retried``, ``unchanged`` and ``removed`` (recorded, not requested, and
+            the source file is gone: reported, kept in the store).
 
         Raises
         ------
@@ -171,9 +192,10 @@ class FeatureStore:
                              f"share ids; extract each corpus under its own name")
         d = self._dir(corpus, modality, key)
         d.mkdir(parents=True, exist_ok=True)
-        with _locked(d / "lock"):
+        with _locked(d / "lock", lock_timeout):
             self._write_settings(d, settings)
-            records = self._recover(d)
+            state = self._recover(d)
+            records = state.latest
             for u in items:
                 rec = records.get(u.id)
                 if rec is not None and (rec["label"] != u.label or rec["speaker"] != u.speaker):
@@ -181,13 +203,23 @@ class FeatureStore:
                         f"utterance {u.id!r} is stored with label {rec['label']!r}/speaker "
                         f"{rec['speaker']!r} but requested with {u.label!r}/{u.speaker!r}: another "
                         f"corpus under the name {corpus!r}? Use another corpus name or store folder")
-            todo = [u for u in items if u.id not in records
-                    or (retry_failed and records[u.id]["status"] != "ok")]
+            kind = {}
+            for u in items:
+                rec = records.get(u.id)
+                kind[u.id] = ("new" if rec is None else "changed" if _disk.source_changed(rec, u.path)
+                              else "retried" if retry_failed and rec["status"] != "ok" else "unchanged")
+            requested = set(ids)
+            removed = [i for i, r in records.items() if i not in requested and not os.path.exists(r["path"])]
+            todo = [u for u in items if kind[u.id] != "unchanged"]
             if todo:
-                self._run(d, todo, records, ex, workers, progress)
-            fs = self._feature_set(corpus, modality, key, settings, d, records, ids)
-            self._write_index(d, records)
+                self._run(d, todo, state, ex, workers, progress)
+            fs = self._feature_set(corpus, modality, key, settings, d, state, ids)
+            self._write_index(d, state)
         self.errors = list(fs.failed)
+        self.changes = {k: sum(v == k for v in kind.values()) for k in ("new", "changed", "retried", "unchanged")}
+        self.changes["removed"] = len(removed)
+        self.changed_ids = [i for i in ids if kind[i] == "changed"]
+        self.removed_ids = removed
         return fs
 
     def _write_settings(self, d: Path, settings: dict) -> None:
@@ -200,49 +232,48 @@ class FeatureStore:
             return
         _atomic_write(path, json.dumps(settings, indent=1, sort_keys=True))
 
-    def _recover(self, d: Path) -> dict[str, dict]:
-        """Read progress.jsonl (dropping a torn last line) and cut features.bin to the recorded rows."""
+    def _recover(self, d: Path) -> _disk.State:
+        """Parse the set (checking it) and, as the lock holder, cut the tail a killed writer left:
+        a torn last line of progress.jsonl and rows of features.bin past the last record."""
+        state = _disk.load(d)
         progress = d / "progress.jsonl"
-        records: dict[str, dict] = {}
-        if progress.is_file():
-            raw = progress.read_bytes()
-            good = 0
-            for line in raw.splitlines(keepends=True):
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                records[rec["id"]] = rec
-                good += len(line)
-            if good != len(raw):
-                with open(progress, "r+b") as fh:
-                    fh.truncate(good)
-        layout = self._layout(d)
-        data = d / "features.bin"
-        if layout is not None and data.is_file():
-            rows = max((r["stop"] for r in records.values() if r["status"] == "ok"), default=0)
-            nbytes = rows * layout["row_bytes"]
-            if data.stat().st_size > nbytes:
-                with open(data, "r+b") as fh:
+        if state.torn_bytes:
+            _notice(f"{progress}: cut a torn last line ({state.torn_bytes} bytes) left by an "
+                    "interrupted extraction; it is extracted again")
+            with open(progress, "r+b") as fh:
+                fh.truncate(state.good_bytes)
+        elif not progress.exists():
+            progress.touch()  # before any row: rows without this file are damage, not a tail
+        if state.layout is not None:
+            nbytes = state.n_rows * state.layout["row_bytes"]
+            if state.data_bytes > nbytes:
+                _notice(f"{d / 'features.bin'}: cut {state.data_bytes - nbytes} bytes of rows without "
+                        "a record, left by an interrupted extraction")
+                with open(d / "features.bin", "r+b") as fh:
                     fh.truncate(nbytes)
-            elif data.stat().st_size < nbytes:
-                raise StoreError(f"feature set {d} is damaged: features.bin holds fewer rows than its "
-                                 f"index records; remove the folder and extract again")
-        return records
+                state.data_bytes = nbytes
+        return state
 
     @staticmethod
     def _layout(d: Path) -> dict | None:
         path = d / "layout.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return _disk.read_json(d, "layout.json") if path.is_file() else None
 
-    def _run(self, d: Path, todo: list[Utterance], records: dict[str, dict], ex: Extractor,
+    def _run(self, d: Path, todo: list[Utterance], state: _disk.State, ex: Extractor,
              workers: int | None, progress: bool) -> None:
+        # the source's identity is taken before extracting: a file changed meanwhile is seen as
+        # changed by the next run
+        sources = {}
+        for u in todo:
+            try:
+                sources[u.id] = _disk.source_identity(u.path)
+            except OSError:
+                sources[u.id] = None
         stream = ex.extract_many([str(u.path) for u in todo], workers=workers, progress=progress)
-        layout = self._layout(d)
+        layout = state.layout
         data_path = d / "features.bin"
-        committed = max((r["stop"] for r in records.values() if r["status"] == "ok"), default=0)
+        records = state.latest
+        committed = state.n_rows
         pending: list[dict] = []
         last_flush = time.monotonic()
         with open(data_path, "ab") as data, open(d / "progress.jsonl", "ab") as prog:
@@ -260,8 +291,11 @@ class FeatureStore:
             try:
                 for i, out, err in stream:
                     u = todo[i]
-                    rec = {"id": u.id, "path": str(u.path), "label": u.label, "speaker": u.speaker,
-                           "gender": u.gender, "status": "ok", "reason": None, "start": 0, "stop": 0}
+                    prev = records.get(u.id)
+                    rec = {"seq": len(state.records), "id": u.id, "path": str(u.path), "label": u.label,
+                           "speaker": u.speaker, "gender": u.gender, "status": "ok", "reason": None,
+                           "start": 0, "stop": 0, "rows_blake2b": None, "source": sources[u.id],
+                           "supersedes": None if prev is None else prev.get("seq", -1)}
                     arr = None
                     if err is not None:
                         rec.update(status="failed", reason=_describe_error(err))
@@ -289,9 +323,14 @@ class FeatureStore:
                             rec.update(status="failed", reason="non-finite feature values")
                         else:
                             data.write(memoryview(arr).cast("B"))
-                            rec.update(start=committed, stop=committed + arr.shape[0])
+                            rec.update(start=committed, stop=committed + arr.shape[0],
+                                       rows_blake2b=_disk.rows_checksum(arr))
                             committed += arr.shape[0]
                     records[u.id] = rec
+                    state.records.append(rec)
+                    state.n_rows = committed
+                    if layout is not None:
+                        state.layout = layout
                     pending.append(rec)
                     if time.monotonic() - last_flush > _FLUSH_SECONDS:
                         flush()
@@ -304,12 +343,11 @@ class FeatureStore:
                     close()
 
     def _feature_set(self, corpus: str, modality: str, key: str, settings: dict, d: Path,
-                     records: dict[str, dict], ids: Sequence[str] | None) -> FeatureSet:
-        layout = self._layout(d)
+                     state: _disk.State, ids: Sequence[str] | None) -> FeatureSet:
+        layout, records, n_rows = state.layout, state.latest, state.n_rows
         order = list(ids) if ids is not None else list(records)
         ok = [records[i] for i in order if i in records and records[i]["status"] == "ok"]
         bad = [records[i] for i in order if i in records and records[i]["status"] != "ok"]
-        n_rows = max((r["stop"] for r in records.values() if r["status"] == "ok"), default=0)
         if layout is None or n_rows == 0:
             shape = tuple(layout["shape"]) if layout else ()
             dtype = np.dtype(layout["dtype"]) if layout else np.float32
@@ -320,14 +358,16 @@ class FeatureStore:
         return FeatureSet(
             corpus, modality, key, settings, d, features,
             [SegmentRecord(r["id"], r["start"], r["stop"], r["label"], r["speaker"], r["path"],
-                           r.get("gender")) for r in ok],
+                           r.get("gender"), r.get("rows_blake2b")) for r in ok],
             [FailedRecord(r["id"], r["path"], r["label"], r["speaker"], r["status"], r["reason"] or "")
              for r in bad])
 
-    def _write_index(self, d: Path, records: dict[str, dict]) -> None:
-        """Mark the set complete: every recorded utterance, in recording order."""
-        n_rows = max((r["stop"] for r in records.values() if r["status"] == "ok"), default=0)
-        index = {"ids": list(records), "n_rows": int(n_rows),
+    def _write_index(self, d: Path, state: _disk.State) -> None:
+        """Mark the set complete: every recorded utterance, in recording order, and the number of
+        records and rows the snapshot holds (readers read exactly these)."""
+        records = state.latest
+        index = {"format": _disk.RECORD_FORMAT, "ids": list(records), "n_records": len(state.records),
+                 "n_rows": int(state.n_rows),
                  "n_failed": sum(r["status"] != "ok" for r in records.values()), "complete": True}
         _atomic_write(d / "index.json", json.dumps(index))
 
@@ -335,6 +375,11 @@ class FeatureStore:
     def open(self, corpus: str | None, modality: str | Extractor, config: Any = None,
              extractor: Extractor | Callable | None = None) -> FeatureSet:
         """Open a completely extracted feature set (every utterance recorded) without extracting.
+
+        Reading writes nothing and takes no lock (a complete set is append-only and index.json
+        names the records of its snapshot), so a set in a read-only folder opens. Every open checks
+        the set's cheap invariants (records well formed, rows contiguous and within features.bin,
+        index and layout agreeing); :meth:`verify` also checks the rows' checksums.
 
         Parameters
         ----------
@@ -354,8 +399,50 @@ class FeatureStore:
             Bad modality or extractor.
         emofast.errors.StoreError
             No set with these settings (features of other settings are never returned), several
-            candidates, or an extraction that never completed. Messages name the store folder.
+            candidates, an extraction that never completed, or a damaged set. Messages name the
+            store folder (and the damaged file, with what to do).
         """
+        corpus, modality, key, settings = self._find(corpus, modality, config, extractor)
+        d = self._dir(corpus, modality, key)
+        state = _disk.load(d, complete=True)
+        return self._feature_set(corpus, modality, key, settings, d, state, state.index["ids"])
+
+    def verify(self, corpus: str | None, modality: str | Extractor, config: Any = None,
+               extractor: Extractor | Callable | None = None) -> dict:
+        """Open a complete set (as :meth:`open`) and check every utterance's rows against the
+        checksum written at extraction.
+
+        Returns
+        -------
+        dict
+            ``checked`` (utterances whose checksum matched), ``without_checksum`` (ids recorded by
+            emofast versions before checksums: not checkable) and ``path``.
+
+        Raises
+        ------
+        emofast.errors.StoreError
+            Rows of some utterances differ from their checksum (the message names them), or
+            anything :meth:`open` raises.
+        """
+        fs = self.open(corpus, modality, config, extractor)
+        bad, unchecked, checked = [], [], 0
+        for r in fs.utterances:
+            if r.checksum is None:
+                unchecked.append(r.id)
+            elif _disk.rows_checksum(np.ascontiguousarray(fs.features[r.start:r.stop])) != r.checksum:
+                bad.append(r.id)
+            else:
+                checked += 1
+        if bad:
+            raise StoreError(f"feature set {str(fs.path)!r}: features.bin rows of {len(bad)} "
+                             f"utterance(s) differ from their checksum: {', '.join(bad[:10])}"
+                             + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+                             + "; remove the folder and extract again")
+        return {"path": str(fs.path), "checked": checked, "without_checksum": unchecked}
+
+    def _find(self, corpus: str | None, modality: str | Extractor, config: Any,
+              extractor: Any) -> tuple[str, str, str, dict]:
+        """The complete set :meth:`open` means: corpus, modality, key, settings."""
         any_settings = isinstance(modality, str) and config is None and extractor is None
         ex = resolve_extractor(modality, extractor, config)
         modality = ex.modality
@@ -395,11 +482,7 @@ class FeatureStore:
             if stored != json.loads(json.dumps(settings)):
                 raise StoreError(f"feature set {str(self._dir(corpus, modality, key))!r} holds other settings "
                                  "than requested")
-        d = self._dir(corpus, modality, key)
-        with _locked(d / "lock"):
-            records = self._recover(d)
-            index = json.loads((d / "index.json").read_text())
-            return self._feature_set(corpus, modality, key, settings, d, records, index["ids"])
+        return corpus, modality, key, settings
 
     def report(self) -> str:
         """Human-readable list of the errors of the last :meth:`extract` call."""
@@ -410,14 +493,51 @@ class FeatureStore:
         return "\n".join(lines)
 
 
+def _notice(message: str) -> None:
+    """One line on stderr: what the store did or waits for."""
+    print(f"emofast: {message}", file=sys.stderr, flush=True)
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "null")
+        return f"process {info['pid']} on {info['host']} since {info['since']}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "another process (it did not record itself)"
+
+
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Exclusive advisory lock, so two processes never append to one feature set at once."""
+def _locked(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Exclusive advisory lock of a writer, so two processes never append to one feature set at
+    once. The holder writes its process id, host and start time into the lock file; a writer that
+    has to wait says so once, naming the holder, and gives up after ``timeout`` seconds."""
     with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(path)
+            _notice(f"waiting for {path.parent}, locked by {holder}"
+                    + (f" (giving up after {timeout:g} s)" if timeout is not None else ""))
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"feature set {str(path.parent)!r} is locked by {_holder(path)}; gave up "
+                            f"after {timeout:g} s: let that extraction finish or stop it, then run "
+                            "again") from None
+                    time.sleep(0.05)
+        try:
+            os.ftruncate(fh.fileno(), 0)
+            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+            fh.flush()
             yield
         finally:
+            os.ftruncate(fh.fileno(), 0)
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
