@@ -4,6 +4,11 @@ Example::
 
     emofast features emodb /data/EMO-DB --out ~/emofast-store
     emofast features auto /data/SAVEE --out ~/emofast-store --modality video
+    emofast features emodb /data/EMO-DB --out ~/emofast-store --verify
+
+A rerun extracts only new files and files changed since their extraction (size, modification time,
+content hash), and reports files that were removed; ``--verify`` then checks every stored
+utterance's rows against its checksum.
 
 Files that do not parse are listed with their reason; files that parse but cannot be decoded are
 reported and counted, and the rest of the corpus is kept.
@@ -40,6 +45,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="parallel workers (default: the extractor's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--verify", action="store_true",
+                   help="check every stored utterance's rows against its checksum")
+    p.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up when another extraction holds the set this long [wait]")
     p.set_defaults(run=run)
 
 
@@ -63,6 +72,8 @@ def extract_corpus(
     workers: int | None = None,
     progress: bool = True,
     verbose: bool = True,
+    verify: bool = False,
+    lock_timeout: float | None = None,
 ):
     """Index ``root`` and extract its ``modality`` features into ``store``.
 
@@ -77,7 +88,13 @@ def extract_corpus(
         Emotions to keep (default all).
     workers : int, optional
     progress, verbose : bool
-        Progress bars; printed summary of the corpus and of skipped/failed files.
+        Progress bars; printed summary of the corpus, of new/changed/removed/unchanged files and
+        of skipped/failed files.
+    verify : bool
+        Check every stored utterance's rows against its checksum
+        (:meth:`emofast.store.FeatureStore.verify`).
+    lock_timeout : float, optional
+        Give up (StoreError) when another extraction holds the set this long (default: wait).
 
     Returns
     -------
@@ -89,11 +106,11 @@ def extract_corpus(
         :class:`~emofast.errors.InputError` for an unknown layout, an empty or mixed folder or no
         utterance left, :class:`~emofast.errors.MissingFileError` for a missing folder,
         :class:`~emofast.errors.StoreError` for a store written with other settings (all
-        ``ValueError`` subclasses).
+        ``ValueError`` subclasses); a damaged set or rows that fail ``verify``.
     """
     from emofast.corpora import load_corpus, select_labels, select_modality
     from emofast.errors import InputError
-    from emofast.store import FeatureStore
+    from emofast.store import FeatureStore, builtin_extractor
 
     index = load_corpus(None if corpus == "auto" else corpus, root)
     if verbose:
@@ -107,7 +124,19 @@ def extract_corpus(
                          + (f" with labels {list(labels)}" if labels else "")
                          + f" in {str(root)!r}")
     name = utts[0].corpus
-    fs = FeatureStore(store).extract(name, utts, modality, workers=workers, progress=progress)
+    fstore = FeatureStore(store)
+    fs = fstore.extract(name, utts, modality, workers=workers, progress=progress,
+                        lock_timeout=lock_timeout)
+    if verbose:
+        print(", ".join(f"{n} {what}" for what, n in fstore.changes.items()) + " utterance(s)")
+        _print_list("removed (source file gone; features kept in the store)",
+                    [(i, "removed") for i in fstore.removed_ids])
+    if verify:
+        report = fstore.verify(name, builtin_extractor(modality))
+        if verbose:
+            print(f"verified {report['checked']} utterance(s) against their checksums"
+                  + (f"; {len(report['without_checksum'])} stored before checksums existed cannot be "
+                     "checked" if report["without_checksum"] else ""))
     if verbose:
         failed = [(f.path, f"{f.status}: {f.reason}") for f in fs.failed]
         _print_list("files without features (reported and counted; the rest is kept)", failed)
@@ -117,6 +146,7 @@ def extract_corpus(
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast features``."""
     fs = extract_corpus(args.corpus, args.root, args.out, modality=args.modality,
-                        labels=args.labels, workers=args.workers, progress=not args.no_progress)
+                        labels=args.labels, workers=args.workers, progress=not args.no_progress,
+                        verify=args.verify, lock_timeout=args.lock_timeout)
     print(f"stored {fs.summary()} in {args.out}")
     return 0

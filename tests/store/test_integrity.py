@@ -381,3 +381,23 @@ def test_writer_killed_then_rerun_is_bit_identical(tmp_path: Path, moment: str, 
     assert fs.ids() == clean.ids() and np.array_equal(fs.features, clean.features)
     assert store.verify("fake", "audio")["checked"] == 11
 
+
+def test_features_command_reports_changes_and_verifies(tmp_path: Path, capsys):
+    from emofast import cli
+    from emofast.synthetic import write_wav
+
+    media = tmp_path / "corpus"
+    media.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("03a01Wa", "03a01Ta", "08a02Fa"):
+        write_wav(media / f"{name}.wav", rng.normal(0, 0.1, 16000 * 2).astype(np.float32))
+    args = ["features", "emodb", str(media), "--out", str(tmp_path / "s"), "--no-progress", "--verify"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "3 new, 0 changed, 0 retried, 0 unchanged, 0 removed" in out
+    assert "verified 3 utterance(s)" in out
+    write_wav(media / "03a01Wa.wav", rng.normal(0, 0.1, 16000 * 3).astype(np.float32))
+    (media / "08a02Fa.wav").unlink()
+    assert cli.main(args + ["--lock-timeout", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "0 new, 1 changed, 0 retried, 1 unchanged, 1 removed" in out and "08a02Fa" in out
