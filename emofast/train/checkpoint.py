@@ -69,15 +69,15 @@ def fingerprint(*arrays: Any, chunk: int = 1024) -> str:
 def _plain(identity: dict) -> dict:
     """The identity as JSON would give it back (tuples as lists), so saved and live ones compare."""
     try:
-        return json.loads(json.dumps(identity, sort_keys=True))
+        return json.loads(json.dumps(identity))
     except TypeError as exc:
         raise InputError(f"checkpoint identity must be plain data (JSON): {exc}") from None
 
 
 def _differs(saved: Any, ours: Any, prefix: str = "") -> str | None:
-    """Dotted name of the first field where two identities differ (None: equal)."""
+    """Dotted name of the first field (in this run's order) where two identities differ."""
     if isinstance(saved, dict) and isinstance(ours, dict):
-        for key in sorted(set(saved) | set(ours)):
+        for key in [*ours, *(k for k in saved if k not in ours)]:
             name = f"{prefix}.{key}" if prefix else str(key)
             if key not in saved or key not in ours:
                 return name
@@ -114,7 +114,7 @@ def save(path: str | os.PathLike, kind: str, identity: dict, state: dict) -> Non
 
     path = os.fspath(path)
     tmp = f"{path}.tmp"
-    obj = {"format": FORMAT, "kind": kind, "identity": json.dumps(_plain(identity), sort_keys=True),
+    obj = {"format": FORMAT, "kind": kind, "identity": json.dumps(_plain(identity)),
            "state": state}
     try:
         torch.save(obj, tmp)

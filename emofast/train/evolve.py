@@ -239,7 +239,7 @@ def _identity(net: PathNet, X: torch.Tensor, y: torch.Tensor, *, task: int, seed
         raise InputError(f"evolve: identity keys {clash} are reserved (they are always recorded)")
     seed_id = (int(seed) if not isinstance(seed, np.random.Generator)
                else {"generator": json.loads(json.dumps(seed.bit_generator.state))})
-    return {**(extra or {}), "task": int(task), "seed": seed_id, "config": dataclasses.asdict(config),
+    return {"seed": seed_id, **(extra or {}), "task": int(task), "config": dataclasses.asdict(config),
             "data": ckpt_io.fingerprint(X, y), "fixed": None if fixed is None else ckpt_io.fingerprint(fixed),
             "standardize": bool(standardize),
             "network": {k: list(v.shape) for k, v in net.state_dict().items()}}
