@@ -108,7 +108,7 @@ def test_a_malicious_pickle_is_refused_not_run(tmp_path, monkeypatch, zipped):
         torch.save({"format": 1, "kind": "emofast.evolve", "identity": "{}", "state": _Evil()}, path)
     else:
         path.write_bytes(pickle.dumps(_Evil()))
-    with pytest.raises(StoreError, match="refused|damaged") as exc:
+    with pytest.raises(StoreError, match="is refused: .*never runs code") as exc:
         ckpt_io.load(path, "emofast.evolve", {})
     assert str(path) in str(exc.value)
     assert not (tmp_path / "PWNED").exists()
