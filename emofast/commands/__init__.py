@@ -8,12 +8,16 @@ options several commands share.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 __all__ = ["parse_labels", "add_training_args", "add_fold_args", "fold_indices", "baseline_config",
-           "set_threads",
-           "print_fold"]
+           "set_threads", "print_fold", "prepare_out", "add_checkpoint_args", "checkpoint_dir",
+           "announce_resumes"]
 
 
 def parse_labels(value: str) -> tuple[str, ...] | None:
@@ -111,3 +115,54 @@ def set_threads(n: int | None) -> None:
         if n < 0:
             raise InputError(f"--threads must be >= 0, got {n}")
         torch.set_num_threads(min(n, os.cpu_count() or n))
+
+
+def prepare_out(out: str | os.PathLike) -> Path:
+    """Create the ``--out`` folder, refusing a file or an unwritable folder before any work."""
+    from emofast.errors import InputError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out} cannot be created: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out} is not writable")
+    return out
+
+
+def add_checkpoint_args(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint-dir`` and ``--no-checkpoint``: resumable cross-validation runs."""
+    p.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
+                   help="keep every finished fold (and PathNet's evolutions after each generation) "
+                        "here; rerunning the same command resumes and ends with the result of an "
+                        "uninterrupted run; a folder of another run is refused [<out>/checkpoints]")
+    p.add_argument("--no-checkpoint", action="store_true", help="do not checkpoint (no resume)")
+
+
+def checkpoint_dir(args: argparse.Namespace, out: Path) -> Path | None:
+    """The checkpoint folder the options ask for (None: ``--no-checkpoint``)."""
+    if args.no_checkpoint:
+        return None
+    return args.checkpoint_dir if args.checkpoint_dir is not None else out / "checkpoints"
+
+
+@contextlib.contextmanager
+def announce_resumes(prefix: str = "  ") -> Iterator[None]:
+    """Print each :class:`~emofast.train.checkpoint.ResumeWarning` as one plain line on stdout."""
+    from emofast.train.checkpoint import ResumeWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ResumeWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, *args, **kwargs):
+            if issubclass(category, ResumeWarning):
+                print(f"{prefix}{message}", flush=True)
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield

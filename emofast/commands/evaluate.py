@@ -12,6 +12,11 @@ Score predictions saved as ``.npz`` (``y_true`` int array, ``posteriors`` (n, C)
 ``classes`` string array)::
 
     emofast evaluate --predictions preds.npz --out results/
+
+Cross-validation is resumable at fold granularity: every finished fold is kept in
+``--checkpoint-dir`` (default ``<out>/checkpoints``, one folder per protocol); rerunning the same
+command skips them, and a fold killed mid-training restarts from its beginning (deterministic by its
+seed), so the result is the one of an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -22,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from emofast.commands import (add_fold_args, add_training_args, baseline_config, fold_indices,
-                              parse_labels, print_fold, set_threads)
+from emofast.commands import (add_checkpoint_args, add_fold_args, add_training_args,
+                              announce_resumes, baseline_config, checkpoint_dir, fold_indices,
+                              parse_labels, prepare_out, print_fold, set_threads)
 
 __all__ = ["register", "run"]
 
@@ -52,6 +58,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_training_args(p, epochs=20, folds=5)
     add_fold_args(p)
+    add_checkpoint_args(p)
     p.set_defaults(run=run)
 
 
@@ -80,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``emofast evaluate``."""
     from emofast.report import write_report
 
+    out_dir = prepare_out(args.out)
     if args.predictions is not None:
         evaluations = [_score_predictions(args.predictions)]
         title = f"emofast evaluate: {args.predictions}"
@@ -98,12 +106,15 @@ def run(args: argparse.Namespace) -> int:
         config = baseline_config(args)
         print(f"{data.corpus} ({args.modality}): {data.summary()}", flush=True)
         evaluations = []
+        ckpt = checkpoint_dir(args, out_dir)
         for protocol in args.protocol:
             print(f"  {PROTOCOL_NAMES[protocol]}:", flush=True)
-            ev = evaluate_cnn(data, protocol, config, folds=args.folds, repeats=args.repeats,
-                              seed=args.seed, max_folds=args.max_folds,
-                              fold_indices=fold_indices(args), progress=not args.no_progress,
-                              on_fold=print_fold("    "))
+            with announce_resumes("    "):
+                ev = evaluate_cnn(data, protocol, config, folds=args.folds, repeats=args.repeats,
+                                  seed=args.seed, max_folds=args.max_folds,
+                                  fold_indices=fold_indices(args), progress=not args.no_progress,
+                                  on_fold=print_fold("    "),
+                                  checkpoint_dir=None if ckpt is None else ckpt / protocol)
             fw = np.asarray(ev.fold_uar, dtype=float)
             print(f"  {PROTOCOL_NAMES[protocol]}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}"
                   f"  (fold UAR {np.nanmean(fw):.3f} ± {np.nanstd(fw):.3f} over {fw.size} folds, "
@@ -111,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             evaluations.append(ev)
         title = (f"emofast evaluate: {data.corpus} {args.modality} features, baseline GN-CNN "
                  f"({len(data.classes)} classes)")
-    out = write_report(args.out, evaluations, title=title, plots=not args.no_plots,
+    out = write_report(out_dir, evaluations, title=title, plots=not args.no_plots,
                        notice=sys.stdout, extra_json={"command": getattr(args, "command_line", None)})
     print()
     print(out["summary"])

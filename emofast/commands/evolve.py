@@ -14,15 +14,20 @@ sources' classes are numbered over the union of their names (each task has its o
 Features are standardised per feature with the statistics of each fold's training split (sources:
 of the pooled source data). Writes results.txt/results.json (every fold), table.txt, learning
 curves and the pathway figure to --out.
+
+Runs are resumable: every finished fold and, within a fold, every evolution after each generation
+is checkpointed in --checkpoint-dir (default <out>/checkpoints); killed and rerun with the same
+command, the run skips finished folds, resumes the unfinished one at its last generation and ends
+with the result of an uninterrupted run. A checkpoint folder of another run (other seed, data,
+settings or protocol) is refused with the file and the field that differs.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-from emofast.commands import add_fold_args, fold_indices, print_fold, set_threads
+from emofast.commands import (add_checkpoint_args, add_fold_args, announce_resumes, checkpoint_dir,
+                              fold_indices, prepare_out, print_fold, set_threads)
 
 
 def register(subparsers) -> None:
@@ -56,23 +61,18 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--threads", type=int, default=1, help="torch threads [%(default)s]")
     add_fold_args(p)
+    add_checkpoint_args(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``emofast evolve``."""
     from emofast import dataset
-    from emofast.errors import InputError
     from emofast.experiments.pathnet import curves_figure, pathway_figure, scratch_vs_transfer
     from emofast.report import recall_table, write_report
     from emofast.train.evolve import EvolveConfig
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    if not os.access(out, os.W_OK):
-        raise InputError(f"--out {out} is not writable")
+    out = prepare_out(args.out)
     set_threads(args.threads)
     target = dataset.load(args.target, store=args.store, modality=args.modality)
     sources = [dataset.load(s, store=args.source_store or args.store, modality=args.modality)
@@ -84,10 +84,13 @@ def run(args) -> int:
                        steps_per_epoch=args.steps_per_epoch, min_steps=args.min_steps,
                        mode=args.mode, tournaments=args.tournaments, boundary=args.boundary,
                        mutate=args.mutate).validate()
-    arms = scratch_vs_transfer(target, sources=sources, protocol=args.protocol, folds=args.folds,
-                               max_folds=args.max_folds, fold_indices=fold_indices(args),
-                               config=cfg, seed=args.seed, curves=not args.no_curves,
-                               progress=not args.no_progress, on_fold=print_fold("  "))
+    ckpt = checkpoint_dir(args, out)
+    with announce_resumes("  "):
+        arms = scratch_vs_transfer(target, sources=sources, protocol=args.protocol, folds=args.folds,
+                                   max_folds=args.max_folds, fold_indices=fold_indices(args),
+                                   config=cfg, seed=args.seed, curves=not args.no_curves,
+                                   progress=not args.no_progress, on_fold=print_fold("  "),
+                                   checkpoint_dir=ckpt)
     evaluations = list(arms.values())
     plots = [curves_figure(evaluations)]
     if "transfer" in arms:

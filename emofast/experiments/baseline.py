@@ -8,6 +8,7 @@ Examples
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -118,6 +119,7 @@ def evaluate_cnn(
     fold_indices: Sequence[int] | None = None,
     progress: bool = True,
     on_fold: Callable[[int, int, dict], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> Evaluation:
     """Cross-validate the baseline CNN on ``data`` under ``protocol``.
 
@@ -133,16 +135,25 @@ def evaluate_cnn(
     folds, repeats, seed, max_folds, fold_indices, on_fold
         As in :func:`~emofast.experiments.crossval.cross_validate`.
     progress : bool
+    checkpoint_dir : path, optional
+        Make the run resumable at fold granularity (see
+        :func:`~emofast.experiments.crossval.cross_validate`): finished folds are saved and skipped
+        on a rerun; a fold interrupted mid-training restarts from its beginning, which its seed
+        makes deterministic, so the result is the one of an uninterrupted run.
 
     Returns
     -------
     emofast.report.Evaluation
     """
+    from emofast.train.checkpoint import fingerprint
+
+    init = None if init_state is None else fingerprint(*[init_state[k] for k in sorted(init_state)])
     return cross_validate(
         data, protocol, cnn_fold(config, init_state=init_state, progress=progress),
         name=name or f"GN-CNN {data.corpus} {protocol}".replace("  ", " "),
         folds=folds, repeats=repeats, seed=seed, max_folds=max_folds, fold_indices=fold_indices,
         standardize="channel", curve_unit="epoch", on_fold=on_fold,
+        checkpoint_dir=checkpoint_dir, identity={"init_state": init},
         info={"model": "GN-CNN", **asdict(config), "fine_tuned": init_state is not None})
 
 

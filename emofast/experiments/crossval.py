@@ -19,10 +19,21 @@ chosen on data carved from the training side (:attr:`Fold.groups_train`,
 
 Every fold is seeded by its index (:func:`fold_seed`), so a fold run alone (``fold_indices``) gives
 the same result as in a full run and runs of disjoint folds can be pooled.
+
+With ``checkpoint_dir`` the loop is resumable: ``run.pt`` records the run's identity (name,
+protocol, folds, repeats, seed, a fingerprint of the data, the settings), every finished fold's
+output (posteriors, curve, info) is saved atomically as ``fold<i>.pt``, and a rerun skips those
+folds; the unfinished fold gets ``<checkpoint_dir>/fold<i>/`` (:attr:`Fold.checkpoint_dir`) for its
+own mid-fold checkpoints (PathNet's evolutions), removed once the fold is saved. Files of another
+run raise :class:`~emofast.errors.StoreError` naming the file and the field that differs.
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +41,11 @@ from typing import Any
 import numpy as np
 
 from emofast.dataset import SegmentData, Standardizer
-from emofast.errors import InputError
+from emofast.errors import InputError, StoreError
 from emofast.metrics import score, uar
 from emofast.protocols import aggregate_segments, make_splits, segments_of
 from emofast.report.evaluation import Evaluation
+from emofast.train import checkpoint as ckpt_io
 
 __all__ = ["Fold", "FoldOutput", "FitFold", "fold_seed", "select_folds", "cross_validate"]
 
@@ -62,6 +74,11 @@ class Fold:
     test_accuracy : callable
         ``test_accuracy(segment_posteriors) -> float``: accuracy on the test fold at the
         protocol's level (utterances, or segments for ``segment``). For learning curves only.
+    checkpoint_dir : str or None
+        Folder (existing) for this fold's own checkpoints when the loop runs with
+        ``checkpoint_dir``; None: do not checkpoint.
+    identity : dict
+        ``name``, ``protocol`` and ``fold``: pass it as the ``identity`` of those checkpoints.
     """
 
     index: int
@@ -73,6 +90,8 @@ class Fold:
     speakers_train: np.ndarray
     X_test: np.ndarray
     test_accuracy: Callable[[np.ndarray], float]
+    checkpoint_dir: str | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +152,48 @@ def _standardize(X_train: np.ndarray, X_test: np.ndarray, per: str | None
     return std(X_train), std(X_test)
 
 
+def _data_fingerprint(data: SegmentData) -> str:
+    return ckpt_io.fingerprint(data.X, data.segment_labels, data.groups, data.labels,
+                               np.asarray(data.speakers, dtype=str), np.asarray(data.ids, dtype=str),
+                               np.asarray(data.classes, dtype=str))
+
+
+def _run_store(checkpoint_dir: str | os.PathLike, identity: dict[str, Any]) -> str:
+    """Create or check ``<checkpoint_dir>/run.pt``; returns the folder."""
+    path = os.fspath(checkpoint_dir)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create checkpoint folder {path}: {exc}") from None
+    manifest = os.path.join(path, "run.pt")
+    if os.path.exists(manifest):
+        ckpt_io.load(manifest, "emofast.run", identity)
+    else:
+        ckpt_io.save(manifest, "emofast.run", identity, {})
+    return path
+
+
+def _load_fold(path: str, identity: dict[str, Any]) -> FoldOutput:
+    state = ckpt_io.load(path, "emofast.fold", identity)
+    try:
+        return FoldOutput(state["posteriors"].numpy(), curve=json.loads(state["curve"]),
+                          info=json.loads(state["info"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"checkpoint {path} is damaged ({type(exc).__name__}: {exc})") from None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
+def _save_fold(path: str, identity: dict[str, Any], out: FoldOutput) -> None:
+    import torch
+
+    post = torch.from_numpy(np.array(out.posteriors, copy=True))
+    ckpt_io.save(path, "emofast.fold", identity,
+                 {"posteriors": post, "curve": _json(out.curve), "info": _json(out.info)})
+
+
 def cross_validate(
     data: SegmentData,
     protocol: str,
@@ -149,6 +210,8 @@ def cross_validate(
     curve_unit: str = "epoch",
     info: dict[str, Any] | None = None,
     on_fold: Callable[[int, int, dict[str, Any]], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Run ``fit_fold`` over the folds of ``protocol`` and score the pooled test predictions.
 
@@ -178,6 +241,14 @@ def cross_validate(
     on_fold : callable, optional
         ``on_fold(position, n_run, fold_details)`` after each fold (progress printing); the
         details carry ``name`` besides what :attr:`Evaluation.folds` keeps.
+    checkpoint_dir : path, optional
+        Make the run resumable (see the module notes): finished folds are saved there and skipped
+        on a rerun (a :class:`~emofast.train.checkpoint.ResumeWarning` says so), the unfinished
+        one gets :attr:`Fold.checkpoint_dir`. The folds run (``max_folds``, ``fold_indices``) are
+        not part of the identity: a run of some folds reuses a full run's finished folds.
+    identity : dict, optional
+        Plain data that also identifies the run in ``checkpoint_dir`` (what ``fit_fold`` depends
+        on beyond ``info``: a source corpus, an initial state, ...).
 
     Returns
     -------
@@ -189,6 +260,13 @@ def cross_validate(
     indices = select_folds(len(splits), max_folds, fold_indices)
     seg_y, groups = data.segment_labels, data.groups
     speakers_of_segments = data.speakers[groups]
+    run_id = store = None
+    if checkpoint_dir is not None:
+        run_id = {"protocol": protocol, "seed": seed, "folds": folds, "repeats": repeats,
+                  "data": _data_fingerprint(data),
+                  "settings": json.loads(json.dumps(info or {}, default=str)),
+                  "standardize": standardize, "flatten": flatten, **(identity or {}), "name": name}
+        store = _run_store(checkpoint_dir, run_id)
     t0 = time.perf_counter()
     y_true, posteriors, fold_war, fold_uar, curves, details = [], [], [], [], [], []
     for pos, f in enumerate(indices):
@@ -198,10 +276,6 @@ def cross_validate(
         if seg_tr.size == 0 or seg_te.size == 0:
             raise InputError(f"fold {f + 1} of {protocol} has an empty side ({seg_tr.size} train, "
                              f"{seg_te.size} test segments)")
-        X_tr, X_te = data.arrays(seg_tr), data.arrays(seg_te)
-        if flatten:
-            X_tr, X_te = X_tr.reshape(len(X_tr), -1), X_te.reshape(len(X_te), -1)
-        X_tr, X_te = _standardize(X_tr, X_te, standardize)
 
         def to_items(post: np.ndarray, seg_te: np.ndarray = seg_te) -> tuple[np.ndarray, np.ndarray]:
             if segment_level:
@@ -213,21 +287,41 @@ def cross_validate(
             p, y = to_items(post)
             return float(np.mean(p.argmax(1) == y))
 
-        fold = Fold(index=f, seed=fold_seed(seed, f), n_classes=data.n_classes, X_train=X_tr,
-                    y_train=seg_y[seg_tr], groups_train=groups[seg_tr],
-                    speakers_train=speakers_of_segments[seg_tr], X_test=X_te,
-                    test_accuracy=test_accuracy)
-        out = fit_fold(fold)
-        if np.shape(out.posteriors) != (len(X_te), data.n_classes):
+        fold_file = fold_dir = None
+        if store is not None:
+            fold_file = os.path.join(store, f"fold{f + 1}.pt")
+            fold_dir = os.path.join(store, f"fold{f + 1}")
+            fold_id = {**run_id, "fold": f, "fold_seed": fold_seed(seed, f)}
+        if fold_file is not None and os.path.exists(fold_file):
+            out = _load_fold(fold_file, fold_id)
+            warnings.warn(ckpt_io.ResumeWarning(f"{name} fold {f + 1}: finished in {fold_file}, "
+                                                "not re-run"), stacklevel=2)
+        else:
+            X_tr, X_te = data.arrays(seg_tr), data.arrays(seg_te)
+            if flatten:
+                X_tr, X_te = X_tr.reshape(len(X_tr), -1), X_te.reshape(len(X_te), -1)
+            X_tr, X_te = _standardize(X_tr, X_te, standardize)
+            if fold_dir is not None:
+                os.makedirs(fold_dir, exist_ok=True)
+            fold = Fold(index=f, seed=fold_seed(seed, f), n_classes=data.n_classes, X_train=X_tr,
+                        y_train=seg_y[seg_tr], groups_train=groups[seg_tr],
+                        speakers_train=speakers_of_segments[seg_tr], X_test=X_te,
+                        test_accuracy=test_accuracy, checkpoint_dir=fold_dir,
+                        identity={"name": name, "protocol": protocol, "fold": f})
+            out = fit_fold(fold)
+        if np.shape(out.posteriors) != (seg_te.size, data.n_classes):
             raise InputError(f"fit_fold returned posteriors of shape {np.shape(out.posteriors)} "
-                             f"for {len(X_te)} test segments and {data.n_classes} classes")
+                             f"for {seg_te.size} test segments and {data.n_classes} classes")
+        if fold_file is not None and not os.path.exists(fold_file):
+            _save_fold(fold_file, fold_id, out)
+            shutil.rmtree(fold_dir, ignore_errors=True)
         post, y = to_items(out.posteriors)
         y_true.append(y)
         posteriors.append(post)
         fold_war.append(float(np.mean(post.argmax(1) == y)))
         fold_uar.append(uar(y, post.argmax(1)))
         curves.append(out.curve)
-        details.append({"fold": f, "seed": fold.seed, "train_segments": int(seg_tr.size),
+        details.append({"fold": f, "seed": fold_seed(seed, f), "train_segments": int(seg_tr.size),
                         "test_items": int(len(y)), "war": fold_war[-1], "uar": fold_uar[-1],
                         **out.info})
         if on_fold is not None:

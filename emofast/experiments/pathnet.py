@@ -25,6 +25,7 @@ Examples
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from emofast.dataset import SegmentData, Standardizer, encode_labels
 from emofast.errors import InputError
 from emofast.experiments.crossval import Fold, FoldOutput, FitFold, cross_validate
 from emofast.report.evaluation import Evaluation
+from emofast.train.checkpoint import fingerprint
 from emofast.train.evolve import EvolveConfig, Stage, evolve, evolve_chain
 
 __all__ = ["pool_sources", "scratch_fold", "transfer_fold", "scratch_vs_transfer",
@@ -84,9 +86,10 @@ def scratch_fold(config: EvolveConfig = EvolveConfig(), *, curves: bool = True,
         def predict(g: np.ndarray) -> np.ndarray:
             return _posteriors(net, fold.X_test, g, 0)
 
+        ckpt = None if fold.checkpoint_dir is None else os.path.join(fold.checkpoint_dir, "evolve.pt")
         res = evolve(net, fold.X_train, fold.y_train, task=0, config=config, seed=fold.seed,
                      evaluate=(lambda g: fold.test_accuracy(predict(g))) if curves else None,
-                     progress=progress, standardize=False)
+                     progress=progress, standardize=False, checkpoint=ckpt, identity=fold.identity)
         return FoldOutput(predict(res.best), curve=_curve(res),
                           info={"best": res.best.tolist(), "best_fitness": res.best_fitness})
 
@@ -111,7 +114,7 @@ def transfer_fold(source: Stage, config: EvolveConfig = EvolveConfig(), *, curve
         res_src, res_t = evolve_chain(
             net, [source, target], config=config, seed=fold.seed, progress=progress,
             evaluate=[None, (lambda g: fold.test_accuracy(predict(g))) if curves else None],
-            standardize=False)
+            standardize=False, checkpoint_dir=fold.checkpoint_dir, identity=fold.identity)
         return FoldOutput(predict(res_t.best), curve=_curve(res_t),
                           info={"best": res_t.best.tolist(), "best_fitness": res_t.best_fitness,
                                 "source_best_fitness": res_src.best_fitness,
@@ -133,6 +136,7 @@ def scratch_vs_transfer(
     curves: bool = True,
     progress: bool = False,
     on_fold: Callable[[int, int, dict], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> dict[str, Evaluation]:
     """Scratch vs transfer PathNet on ``data`` under one protocol.
 
@@ -152,6 +156,12 @@ def scratch_vs_transfer(
         Record the test accuracy of the best pathway after every generation (learning curves;
         nothing is selected on it).
     progress : bool
+    checkpoint_dir : path, optional
+        Make the run resumable: each arm checkpoints in ``<checkpoint_dir>/<arm>`` (see
+        :func:`~emofast.experiments.crossval.cross_validate`): finished folds are skipped on a
+        rerun, the unfinished fold's evolutions resume at their last generation (one file per
+        evolution, ``fold<i>/evolve.pt`` or ``fold<i>/stage<j>.pt``), and the result is the one
+        of an uninterrupted run. Files of another run raise ``StoreError``.
 
     Returns
     -------
@@ -162,16 +172,22 @@ def scratch_vs_transfer(
     common = dict(folds=folds, max_folds=max_folds, fold_indices=fold_indices, seed=seed,
                   standardize="feature", flatten=True, curve_unit="generation", on_fold=on_fold)
     settings = {"model": "PathNet", "evolve": vars(config).copy()}
+
+    def arm_dir(arm: str) -> str | None:
+        return None if checkpoint_dir is None else os.path.join(os.fspath(checkpoint_dir), arm)
+
     arms = {"scratch": cross_validate(
         data, protocol, scratch_fold(config, curves=curves, progress=progress),
-        name=f"PathNet scratch, {protocol}", info=settings, **common)}
+        name=f"PathNet scratch, {protocol}", info=settings, checkpoint_dir=arm_dir("scratch"),
+        identity={"curves": curves}, **common)}
     if sources:
         source = pool_sources(sources)
         arms["transfer"] = cross_validate(
             data, protocol, transfer_fold(source, config, curves=curves, progress=progress),
             name=f"PathNet {source.name} -> {data.corpus or 'target'}, {protocol}",
             info={**settings, "sources": [s.corpus for s in sources],
-                  "source_segments": int(len(source.y))}, **common)
+                  "source_segments": int(len(source.y))}, checkpoint_dir=arm_dir("transfer"),
+            identity={"curves": curves, "source": fingerprint(source.X, source.y)}, **common)
     return arms
 
 

@@ -42,14 +42,20 @@ feature by the mean and standard deviation of that stage's training data
 network; apply ``result.standardizer`` to data you predict. Pass ``standardize=False`` when the
 data is already standardised.
 
-Checkpoints: one file per stage, rewritten atomically after every generation with the network, the
-population, the fitnesses, the history and the numpy generator's state; a run interrupted at any
-point and resumed with the same arguments ends bit-identical to an uninterrupted run.
+Checkpoints (:mod:`emofast.train.checkpoint`): one file per stage, rewritten atomically after every
+generation with the network, the population, the fitnesses, the history and the numpy generator's
+state; a run interrupted at any point and resumed with the same arguments ends bit-identical to an
+uninterrupted run. The file carries the run's identity (seed, task, a fingerprint of the training
+data and of ``fixed``, the settings, the network's shapes, and what the caller passes as
+``identity``, e.g. the fold): a checkpoint of any other run is refused with a ``StoreError`` naming
+the field that differs, never resumed or reused. Files are read with ``weights_only=True``.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence
 
@@ -60,6 +66,7 @@ from emofast._progress import progress_bar
 from emofast.dataset import Standardizer
 from emofast.errors import InputError, StoreError
 from emofast.nn.pathnet import PathNet
+from emofast.train import checkpoint as ckpt_io
 
 __all__ = [
     "EvolveConfig",
@@ -163,6 +170,8 @@ class EvolveResult:
     standardizer : emofast.dataset.Standardizer or None
         The training statistics the inputs were standardised with (None: ``standardize=False``);
         apply it to data you predict with this result.
+    resumed_from : int or None
+        Generation the run resumed at from its checkpoint (None: started afresh).
     """
 
     task: int
@@ -173,6 +182,7 @@ class EvolveResult:
     fixed: np.ndarray | None
     history: list = field(default_factory=list)
     standardizer: Standardizer | None = None
+    resumed_from: int | None = None
 
     def best_mask(self, num_modules: int) -> np.ndarray:
         """``(L, M)`` bool modules of the best pathway, including the fixed ones."""
@@ -218,10 +228,21 @@ def _as_xy(X, y, net: PathNet) -> tuple[torch.Tensor, torch.Tensor]:
     return X, y
 
 
-def _save_atomic(obj: dict, path: str) -> None:
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+_RESERVED = ("task", "seed", "config", "data", "fixed", "standardize", "network")
+
+
+def _identity(net: PathNet, X: torch.Tensor, y: torch.Tensor, *, task: int, seed, config: EvolveConfig,
+              fixed: np.ndarray | None, standardize: bool, extra: dict | None) -> dict:
+    """What makes a checkpoint this run's (see :mod:`emofast.train.checkpoint`)."""
+    clash = sorted(set(extra or {}) & set(_RESERVED))
+    if clash:
+        raise InputError(f"evolve: identity keys {clash} are reserved (they are always recorded)")
+    seed_id = (int(seed) if not isinstance(seed, np.random.Generator)
+               else {"generator": json.loads(json.dumps(seed.bit_generator.state))})
+    return {"seed": seed_id, **(extra or {}), "task": int(task), "config": dataclasses.asdict(config),
+            "data": ckpt_io.fingerprint(X, y), "fixed": None if fixed is None else ckpt_io.fingerprint(fixed),
+            "standardize": bool(standardize),
+            "network": {k: list(v.shape) for k, v in net.state_dict().items()}}
 
 
 def evolve(
@@ -238,6 +259,7 @@ def evolve(
     progress: bool = False,
     stop_after: int | None = None,
     standardize: bool = True,
+    identity: dict | None = None,
 ) -> EvolveResult:
     """Evolve a population of pathways of ``net`` on one task with microbial binary tournaments.
 
@@ -255,7 +277,10 @@ def evolve(
     fixed : numpy.ndarray, optional
         ``(L, M)`` bool modules active in every pathway (a transferred pathway; freeze them first).
     checkpoint : path, optional
-        File rewritten after every generation; when it exists the run resumes from it.
+        File rewritten after every generation; when it exists the run resumes from it (a
+        :class:`~emofast.train.checkpoint.ResumeWarning` says so) provided it was written by this
+        very run: same seed, task, data, ``fixed``, settings, network shapes and ``identity``,
+        else :class:`~emofast.errors.StoreError` names the file and the field that differs.
     evaluate : callable, optional
         ``evaluate(best_genotype) -> float`` called after every generation (e.g. test accuracy), for
         learning curves.
@@ -267,6 +292,9 @@ def evolve(
         Standardise every input feature with the statistics of ``X`` (kept in
         :attr:`EvolveResult.standardizer`; apply it to data you predict). False: ``X`` is used as
         given (already standardised).
+    identity : dict, optional
+        Plain (JSON) data that also identifies the run in the checkpoint, e.g.
+        ``{"fold": 3, "protocol": "loso"}``: a checkpoint with other values is refused.
 
     Returns
     -------
@@ -274,6 +302,7 @@ def evolve(
     """
     config = config.validate()
     X, y = _as_xy(X, y, net)
+    X_given = X
     std = None
     if standardize:
         std = Standardizer.fit(X.numpy(), per="feature")
@@ -289,16 +318,30 @@ def evolve(
     steps = max(config.min_steps, config.steps_per_epoch or max(1, n // bs))
 
     start = 0
-    state = None
-    if checkpoint is not None and os.path.exists(checkpoint):
-        state = torch.load(checkpoint, weights_only=False)
-        if state["config"] != dataclasses.asdict(config) or state["task"] != task:
-            raise StoreError(f"evolve: checkpoint {checkpoint} was written with another configuration or task")
+    state = ident = None
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+        ident = _identity(net, X_given, y, task=task, seed=seed, config=config, fixed=fixed, standardize=standardize,
+                          extra=identity)
+        if os.path.exists(checkpoint):
+            state = ckpt_io.load(checkpoint, "emofast.evolve", ident)
+    resumed_from = None
     if state is not None:
-        net.load_state_dict(state["net"])
-        genotypes, fitness, history = state["genotypes"], state["fitness"], state["history"]
-        rng.bit_generator.state = state["rng"]
-        start = state["generation"]
+        try:
+            net.load_state_dict(state["net"])
+            genotypes = state["genotypes"].numpy().astype(np.int64)
+            fitness = state["fitness"].numpy().astype(np.float64)
+            history = json.loads(state["history"])
+            rng.bit_generator.state = json.loads(state["rng"])
+            start = int(state["generation"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise StoreError(f"evolve: checkpoint {checkpoint} is damaged ({type(exc).__name__}: {exc})") from None
+        if genotypes.shape != (config.population, L, min(net.max_active, M)) or not 0 <= start <= config.generations:
+            raise StoreError(f"evolve: checkpoint {checkpoint} is damaged (population {genotypes.shape}, "
+                             f"generation {start})")
+        resumed_from = start
+        warnings.warn(ckpt_io.ResumeWarning(f"resuming {checkpoint} at generation {start}/{config.generations}"),
+                      stacklevel=2)
     else:
         keys = rng.random((config.population, L, M))
         genotypes = np.sort(np.argsort(keys, axis=-1)[..., : min(net.max_active, M)], axis=-1).astype(np.int64)
@@ -352,9 +395,10 @@ def evolve(
             rec["eval"] = float(evaluate(genotypes[best_i].copy()))
         history.append(rec)
         if checkpoint is not None:
-            _save_atomic({"net": net.state_dict(), "genotypes": genotypes, "fitness": fitness, "history": history,
-                          "rng": rng.bit_generator.state, "generation": gen + 1, "task": task,
-                          "config": dataclasses.asdict(config)}, os.fspath(checkpoint))
+            ckpt_io.save(checkpoint, "emofast.evolve", ident, {
+                "net": net.state_dict(), "genotypes": torch.from_numpy(genotypes.copy()),
+                "fitness": torch.from_numpy(fitness.copy()), "history": json.dumps(history),
+                "rng": json.dumps(rng.bit_generator.state), "generation": gen + 1})
         bar.set_postfix(best=f"{rec['best_fitness']:.3f}")
         bar.update(1)
     bar.close()
@@ -365,7 +409,7 @@ def evolve(
         best_i, best_fit = 0, float("nan")
     return EvolveResult(task=task, genotypes=genotypes.copy(), fitness=fitness.copy(), best=genotypes[best_i].copy(),
                         best_fitness=best_fit, fixed=None if fixed is None else fixed.copy(), history=history,
-                        standardizer=std)
+                        standardizer=std, resumed_from=resumed_from)
 
 
 @dataclass
@@ -452,6 +496,7 @@ def evolve_chain(
     progress: bool = False,
     stop_after: tuple[int, int] | None = None,
     standardize: bool = True,
+    identity: dict | None = None,
 ) -> list[EvolveResult]:
     """Evolve ``net`` on each stage in turn, transferring the fixed pathways forward.
 
@@ -478,6 +523,8 @@ def evolve_chain(
         Simulated interruption: stop stage ``stage`` after that many generations and return.
     standardize : bool, default True
         As in :func:`evolve`, per stage.
+    identity : dict, optional
+        As in :func:`evolve`; each stage's checkpoint also records ``stage`` (its index).
     """
     results: list[EvolveResult] = []
     fixed = np.zeros((net.num_layers, net.num_modules), dtype=bool)
@@ -492,7 +539,7 @@ def evolve_chain(
         ev = None if evaluate is None else evaluate[i]
         res = evolve(net, stage.X, stage.y, task=task, config=config, seed=seed + 1000 * i,
                      fixed=fixed.copy() if i > 0 else None, checkpoint=ckpt, evaluate=ev, progress=progress,
-                     standardize=standardize,
+                     standardize=standardize, identity={**(identity or {}), "stage": i},
                      stop_after=stop_after[1] if stop_after is not None and stop_after[0] == i else None)
         results.append(res)
         if stop_after is not None and stop_after[0] == i:

@@ -1,6 +1,9 @@
 """The one fold loop: every utterance tested once, training statistics only, seeded folds."""
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -73,3 +76,49 @@ def test_bad_callbacks_and_fold_choices_are_named():
     assert select_folds(5, max_folds=3) == [0, 1, 2]
     with pytest.raises(InputError, match="out of range"):
         select_folds(5, max_folds=3, fold_indices=[3])
+
+
+def _oracle(calls):
+    def fit_fold(fold):
+        calls.append(fold.index)
+        assert fold.identity["fold"] == fold.index
+        assert fold.checkpoint_dir is None or os.path.isdir(fold.checkpoint_dir)
+        p1 = (fold.X_test[:, 0].mean(axis=(1, 2)) > 0).astype(float)
+        return FoldOutput(np.stack([1 - p1, p1], axis=1), curve={"x": [float(fold.index)]},
+                          info={"np": np.float32(0.25), "arr": np.arange(2)})
+
+    return fit_fold
+
+
+def test_checkpointed_folds_are_skipped_and_other_runs_refused(tmp_path):
+    from emofast.errors import StoreError
+
+    data, ck = _toy(), tmp_path / "ck"
+    calls = []
+    first = cross_validate(data, "kfold", _oracle(calls), name="o", folds=3, fold_indices=[0, 2],
+                           checkpoint_dir=ck)
+    assert calls == [0, 2] and sorted(p.name for p in ck.iterdir()) == ["fold1.pt", "fold3.pt", "run.pt"]
+    with pytest.warns(UserWarning, match="fold 1: finished in"):
+        full = cross_validate(data, "kfold", _oracle(calls), name="o", folds=3, checkpoint_dir=ck)
+    assert calls == [0, 2, 1]
+    plain = cross_validate(data, "kfold", _oracle([]), name="o", folds=3)
+    def as_json(value):  # what results.json holds (numpy values in info become lists/floats)
+        return json.dumps(value, default=lambda o: o.tolist())
+
+    assert full.fold_war == plain.fold_war
+    assert as_json(full.folds) == as_json(plain.folds) == as_json(
+        [*first.folds[:1], plain.folds[1], first.folds[1]])
+    np.testing.assert_array_equal(full.scores.confusion, plain.scores.confusion)
+    for kw, field in [({"seed": 1}, "seed"), ({"folds": 4}, "folds"),
+                      ({"info": {"lr": 2}}, "settings.lr")]:
+        with pytest.raises(StoreError, match=f"run.pt .*{field} is"):
+            cross_validate(data, "kfold", _oracle([]), name="o", **{"folds": 3, **kw},
+                           checkpoint_dir=ck)
+    with pytest.raises(StoreError, match="data is"):
+        cross_validate(_toy(seed=1), "kfold", _oracle([]), name="o", folds=3, checkpoint_dir=ck)
+    (ck / "fold1.pt").write_bytes((ck / "fold3.pt").read_bytes())  # a fold file copied over another
+    with pytest.raises(StoreError, match="fold1.pt .*fold is 2 there but 0"):
+        cross_validate(data, "kfold", _oracle([]), name="o", folds=3, checkpoint_dir=ck)
+    (ck / "fold1.pt").write_bytes(b"")
+    with pytest.raises(StoreError, match="fold1.pt is damaged"):
+        cross_validate(data, "kfold", _oracle([]), name="o", folds=3, checkpoint_dir=ck)
