@@ -59,7 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-curves", action="store_true", help="skip per-generation test evaluation")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--threads", type=int, default=1, help="torch threads [%(default)s]")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads; 0 keeps torch's default (all cores), as before [%(default)s]")
     add_fold_args(p)
     add_checkpoint_args(p)
     p.set_defaults(run=run)
