@@ -413,7 +413,7 @@ def _breakpoints(P: np.ndarray, present: np.ndarray, better: int) -> np.ndarray:
     need = other[both] - mine[both]
     for _ in range(2):              # the smallest float d with mine + d >= other (rounding)
         need = np.where(mine[both] + need < other[both], np.nextafter(need, np.inf), need)
-    return np.unique(np.r_[0.0, np.finfo(np.float64).tiny, need[need > 0]])
+    return np.unique(np.r_[0.0, np.nextafter(0.0, 1.0), need[need > 0]])
 
 
 # ------------------------------------------------------------------------------ logistic regression
