@@ -29,7 +29,7 @@ differences of bonuses matter, every pair ``j, k`` is then compared exactly as e
 modalities, with bonus ``F1_j - F1_k`` for the better of the pair.
 
 Logistic regression and its combinations (Tables 3-5)
-----------------------------------------------------
+-----------------------------------------------------
 :class:`LogisticFusion` is the paper's LR: "LR regards them [the posteriors] as intermediate
 features to train recognition models". The paper then lets "the results of LR act as the new model
 results for decision level fusion": LR's posteriors enter the ensemble as one more modality, with
