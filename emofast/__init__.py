@@ -31,13 +31,15 @@ _register_lazy("emofast.nn", ["ContrastiveLoss", "PathNet"])
 _register_lazy("emofast.errors", ["EmofastError", "InputError", "MissingFileError", "MediaError",
                                   "StoreError"])
 _register_lazy("emofast.dataset", ["SegmentData"])
+_register_lazy("emofast.fusion", ["FusionResult", "confidence_ensemble", "fuse"])
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         if name in {"ops", "nn", "train", "audio", "video", "corpora", "synthetic", "store", "protocols",
-                    "metrics", "report", "cli", "dataset", "errors", "experiments", "parallel"}:
+                    "metrics", "report", "cli", "dataset", "errors", "experiments", "parallel",
+                    "fusion"}:
             return importlib.import_module(f"emofast.{name}")
         raise AttributeError(f"module 'emofast' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
