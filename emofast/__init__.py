@@ -31,7 +31,8 @@ _register_lazy("emofast.nn", ["ContrastiveLoss", "PathNet"])
 _register_lazy("emofast.errors", ["EmofastError", "InputError", "MissingFileError", "MediaError",
                                   "StoreError"])
 _register_lazy("emofast.dataset", ["SegmentData"])
-_register_lazy("emofast.fusion", ["FusionResult", "confidence_ensemble", "fuse"])
+_register_lazy("emofast.fusion", ["FusionResult", "confidence_ensemble", "LogisticFusion", "fuse",
+                                  "FUSION_METHODS"])
 
 
 def __getattr__(name: str) -> Any:

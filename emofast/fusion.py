@@ -28,6 +28,15 @@ higher micro-F1; it "is obtained from the validation set and applied in the test
 differences of bonuses matter, every pair ``j, k`` is then compared exactly as eq. 5 compares two
 modalities, with bonus ``F1_j - F1_k`` for the better of the pair.
 
+Logistic regression and its combinations (Tables 3-5)
+----------------------------------------------------
+:class:`LogisticFusion` is the paper's LR: "LR regards them [the posteriors] as intermediate
+features to train recognition models". The paper then lets "the results of LR act as the new model
+results for decision level fusion": LR's posteriors enter the ensemble as one more modality, with
+audio, with video, or with both (Table 4), and with the micro-F1 prior (Table 5). :func:`fuse` runs
+every method by name (:data:`FUSION_METHODS`), fitting LR and choosing ``d`` on the validation split
+only and applying them to the test split.
+
 Ties
 ----
 Eq. 3 and eq. 5 write ``>=``: on equal (bonused) margins the modality on the left wins, and in eq. 5
@@ -67,6 +76,8 @@ __all__ = [
     "top2_margin",
     "confidence_ensemble",
     "micro_f1_prior",
+    "search_prior",
+    "LogisticFusion",
     "fuse",
     "FUSION_METHODS",
 ]
@@ -271,7 +282,7 @@ def confidence_ensemble(posteriors: Sequence[np.ndarray],
     return _result(P, _decide(P, present, d))
 
 
-# ------------------------------------------------------------------------------------ prior from val
+# ----------------------------------------------------------------------------------- prior from val
 
 def _validation(val_posteriors, val_labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     P, present = _stack(val_posteriors, "val_posteriors")
@@ -318,18 +329,244 @@ def micro_f1_prior(val_posteriors: Sequence[np.ndarray], val_labels: np.ndarray)
     >>> micro_f1_prior([audio, video], y).tolist()
     [0.0, 0.25]
     """
-    P, present, t = _validation(val_posteriors, val_labels)
+    return _f1_prior(*_validation(val_posteriors, val_labels))
+
+
+def _f1_prior(P: np.ndarray, present: np.ndarray, t: np.ndarray) -> np.ndarray:
     f1 = _micro_f1s(P, present, t)
     return f1 - f1.min()
+
+
+def search_prior(val_posteriors: Sequence[np.ndarray], val_labels: np.ndarray, *,
+                 grid: np.ndarray | None = None) -> np.ndarray:
+    """A bonus for the better modality chosen by validation accuracy (an extension of eq. 5).
+
+    The paper sets ``d`` to the micro-F1 difference (:func:`micro_f1_prior`) and does not search.
+    This searches instead: the modality with the highest validation micro-F1 (the earliest on a
+    tie) receives the bonus ``d`` that maximises the validation accuracy of eq. 5, the smallest
+    such ``d`` on a tie; the other modalities get 0. Only validation data are used.
+
+    Parameters
+    ----------
+    val_posteriors : sequence of array-like, each of shape (n, C)
+    val_labels : array-like of int, shape (n,)
+    grid : array-like of float, optional
+        Bonuses to try (finite, >= 0). Default: every value at which the validation accuracy can
+        change, i.e. 0 and, for each sample, the smallest bonus that hands it to the better
+        modality (plus the smallest positive float, which hands it the exact ties): an exact
+        search, not an approximation on a grid.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (K,)
+        ``d`` at the better modality, 0 elsewhere.
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 1, 0])
+    >>> audio = np.array([[0.9, 0.1], [0.45, 0.55], [0.6, 0.4], [0.7, 0.3]])  # 3 of 4 right
+    >>> video = np.array([[0.2, 0.8], [0.7, 0.3], [0.1, 0.9], [0.3, 0.7]])    # 1 of 4 right
+    >>> confidence_ensemble([audio, video]).labels.tolist()       # sample 1 goes to video
+    [0, 0, 1, 0]
+    >>> search_prior([audio, video], y).round(2).tolist()         # 0.1 + 0.3 >= 0.4
+    [0.3, 0.0]
+    >>> micro_f1_prior([audio, video], y).tolist()
+    [0.5, 0.0]
+    """
+    P, present, t = _validation(val_posteriors, val_labels)
+    return _search(P, present, t, grid)
+
+
+def _search(P: np.ndarray, present: np.ndarray, t: np.ndarray, grid) -> np.ndarray:
+    k = P.shape[0]
+    better = int(np.argmax(_micro_f1s(P, present, t)))
+    if grid is None:
+        cands = _breakpoints(P, present, better)
+    else:
+        cands = np.asarray(grid, dtype=np.float64)
+        if cands.ndim != 1 or cands.size == 0:
+            raise InputError("grid must be a non-empty 1-D array of bonuses, got shape "
+                             f"{cands.shape}")
+        if not np.isfinite(cands).all() or (cands < 0).any():
+            raise InputError("grid bonuses must be finite and >= 0")
+        cands = np.unique(cands)                                   # sorted: ties -> smallest
+    correct = np.nan_to_num(P, nan=0.0).argmax(axis=2) == t      # (K, n)
+    cols = np.arange(P.shape[1])
+    acc = np.empty(cands.size)
+    step = max(1, 2**21 // (k * P.shape[1]))
+    for lo in range(0, cands.size, step):
+        priors = np.zeros((min(step, cands.size - lo), k))
+        priors[:, better] = cands[lo:lo + step]
+        winner = _decide(P, present, priors)                        # (G, n)
+        acc[lo:lo + step] = correct[winner, cols].mean(axis=1)
+    out = np.zeros(k)
+    out[better] = cands[int(np.argmax(acc))]
+    return out
+
+
+def _breakpoints(P: np.ndarray, present: np.ndarray, better: int) -> np.ndarray:
+    """Every bonus for modality ``better`` at which eq. 5 hands some sample over to it."""
+    margins = np.where(present, _margins(P), -np.inf)
+    mine = margins[better]
+    other = np.delete(margins, better, axis=0).max(axis=0)
+    both = present[better] & np.isfinite(other)
+    need = other[both] - mine[both]
+    for _ in range(2):              # the smallest float d with mine + d >= other (rounding)
+        need = np.where(mine[both] + need < other[both], np.nextafter(need, np.inf), need)
+    return np.unique(np.r_[0.0, np.finfo(np.float64).tiny, need[need > 0]])
+
+
+# ------------------------------------------------------------------------------ logistic regression
+
+class LogisticFusion:
+    """Logistic regression on the concatenated posteriors of all modalities (the paper's LR).
+
+    Multinomial logistic regression with an L2 penalty, fitted by L-BFGS (``scipy.optimize``) from
+    zero weights, so fitting is deterministic. It minimises ``C * sum_i -log p(y_i | x_i) +
+    ||W||^2 / 2`` (intercepts unpenalised), the objective of scikit-learn's
+    ``LogisticRegression(C=C)`` with its multinomial loss; with two classes scikit-learn fits a
+    single binary logit instead, which matches this model at ``2 * C``.
+
+    The features of a sample are its ``K`` posterior rows side by side (``K * C`` values). A
+    modality missing for a sample (NaN row) is filled with the uniform posterior ``1 / C``, in
+    fitting and in prediction alike; a sample with every modality missing is refused. Classes
+    absent from the fitting labels get probability 0 (only the classes seen are modelled); with a
+    single class seen, that class is predicted with probability 1.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 strength (> 0).
+    max_iter : int
+        L-BFGS iteration limit; reaching it warns (``RuntimeWarning``).
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray of int64
+        The classes seen in fitting.
+    coef_ : numpy.ndarray of float64, shape (K * C, len(classes_))
+    intercept_ : numpy.ndarray of float64, shape (len(classes_),)
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 2, 0, 1, 2])
+    >>> audio = np.eye(3)[[0, 1, 2, 0, 1, 1]] * 0.7 + 0.1
+    >>> video = np.eye(3)[[0, 1, 2, 1, 1, 2]] * 0.7 + 0.1
+    >>> lr = LogisticFusion(C=10.0).fit([audio, video], y)
+    >>> r = lr.predict([audio, video])
+    >>> r.labels.tolist(), r.winner.tolist()
+    ([0, 1, 2, 0, 1, 2], [-1, -1, -1, -1, -1, -1])
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 500) -> None:
+        if not (isinstance(C, (int, float, np.number)) and np.isfinite(C) and C > 0):
+            raise InputError(f"C must be a finite number > 0, got {C!r}")
+        if (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer))
+                or max_iter < 1):
+            raise InputError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        self.C = float(C)
+        self.max_iter = int(max_iter)
+
+    def _features(self, posteriors, name: str) -> tuple[np.ndarray, int, int]:
+        P, present = _stack(posteriors, name)
+        k, n, c = P.shape
+        P[~present] = 1.0 / c
+        return P.transpose(1, 0, 2).reshape(n, k * c), k, c
+
+    def fit(self, posteriors: Sequence[np.ndarray], labels: np.ndarray) -> LogisticFusion:
+        """Fit on one split (in emofast: validation) and return ``self``."""
+        X, k, c = self._features(posteriors, "posteriors")
+        t = _check_labels(labels, X.shape[0], c)
+        self.n_modalities_, self.n_classes_ = k, c
+        self.classes_ = np.unique(t)
+        d, m = X.shape[1], self.classes_.size
+        self.n_iter_ = 0
+        if m == 1:
+            self.coef_, self.intercept_ = np.zeros((d, 1)), np.zeros(1)
+            return self
+        from scipy.optimize import minimize
+
+        Y = (t[:, None] == self.classes_).astype(np.float64)
+        alpha = 1.0 / (self.C * X.shape[0])        # the objective divided by C * n
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            W, b = theta[:d * m].reshape(d, m), theta[d * m:]
+            Z = X @ W + b
+            Z -= Z.max(axis=1, keepdims=True)
+            E = np.exp(Z)
+            S = E.sum(axis=1, keepdims=True)
+            loss = np.mean(np.log(S[:, 0]) - (Z * Y).sum(axis=1)) + 0.5 * alpha * np.sum(W * W)
+            G = (E / S - Y) / X.shape[0]
+            return loss, np.r_[(X.T @ G + alpha * W).ravel(), G.sum(axis=0)]
+
+        res = minimize(objective, np.zeros(d * m + m), jac=True, method="L-BFGS-B",
+                       options={"maxiter": self.max_iter, "maxls": 50, "gtol": 1e-10,
+                                "ftol": 64 * np.finfo(np.float64).eps})
+        self.coef_ = res.x[:d * m].reshape(d, m).copy()
+        self.intercept_ = res.x[d * m:].copy()
+        self.n_iter_ = int(res.nit)
+        if res.nit >= self.max_iter and not res.success:
+            import warnings
+
+            warnings.warn(f"LogisticFusion did not converge in max_iter={self.max_iter} "
+                          "iterations; raise max_iter", RuntimeWarning, stacklevel=2)
+        return self
+
+    def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
+        """Fused posteriors, shape ``(n, C)``; 0 for the classes not seen in fitting."""
+        if not hasattr(self, "coef_"):
+            raise InputError("LogisticFusion is not fitted: call fit() first")
+        X, k, c = self._features(posteriors, "posteriors")
+        if (k, c) != (self.n_modalities_, self.n_classes_):
+            raise InputError(f"fitted on {self.n_modalities_} modalities x {self.n_classes_} "
+                             f"classes, given {k} x {c}")
+        Z = X @ self.coef_ + self.intercept_
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        out = np.zeros((X.shape[0], c))
+        out[:, self.classes_] = E / E.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, posteriors: Sequence[np.ndarray]) -> FusionResult:
+        """Fused decisions; ``winner`` is -1 (logistic regression decided every sample)."""
+        proba = self.predict_proba(posteriors)
+        return FusionResult(labels=proba.argmax(axis=1).astype(np.int64), posteriors=proba,
+                            winner=np.full(proba.shape[0], -1, dtype=np.int64))
+
+
+def _out_of_fold(P: np.ndarray, t: np.ndarray, folds: int = 5, **lr) -> np.ndarray:
+    """LR posteriors of every validation sample from a model fitted on the other folds.
+
+    Folds are assigned deterministically (samples sorted by label, dealt round-robin), so each
+    holds about the same class mix.
+    """
+    n = t.size
+    folds = min(folds, n)
+    if folds < 2:
+        return LogisticFusion(**lr).fit(P, t).predict_proba(P)
+    fold = np.empty(n, dtype=np.int64)
+    fold[np.argsort(t, kind="stable")] = np.arange(n) % folds
+    out = np.empty((n, P.shape[2]))
+    for f in range(folds):
+        held = fold == f
+        out[held] = LogisticFusion(**lr).fit(P[:, ~held], t[~held]).predict_proba(P[:, held])
+    return out
 
 
 # ------------------------------------------------------------------------------------------- fuse
 
 FUSION_METHODS: tuple[str, ...] = (
-    "audio", "video",                            # Table 2: one modality
-    "ensemble",                                  # Table 3: eq. 3
-    "ensemble+prior",                            # eq. 5, d from micro-F1 on validation
+    "audio", "video",                                          # Table 2: one modality
+    "lr", "ensemble",                                          # Table 3: LR, eq. 3
+    "lr+ensemble:audio", "lr+ensemble:video", "lr+ensemble",   # Table 4: LR's output + eq. 3
+    "lr+ensemble+prior:audio", "lr+ensemble+prior:video",      # Table 5: ... with eq. 5
+    "lr+ensemble+prior",                                       # (Table 5 for all modalities)
+    "ensemble+prior",                                          # eq. 5 on the modalities alone
+    "ensemble+search", "lr+ensemble+search:audio", "lr+ensemble+search:video",
+    "lr+ensemble+search",                                      # eq. 5 with a searched d
 )
+
+_NAME = re.compile(r"(?P<lr>lr\+)?ensemble(?P<prior>\+prior|\+search)?(?::(?P<mod>\w+))?")
 
 
 def _modality_index(token: str, k: int) -> int:
@@ -353,13 +590,33 @@ def _single(P: np.ndarray, present: np.ndarray, k: int) -> FusionResult:
 
 def fuse(method: str, val_posteriors: Sequence[np.ndarray], val_labels: np.ndarray,
          test_posteriors: Sequence[np.ndarray]) -> FusionResult:
-    """One fusion method of the paper's Tables 2-5, tuned on validation and applied to test.
+    """One fusion method of the paper's Tables 2-5, fitted or tuned on validation, applied to test.
+
+    Methods (``<m>`` is ``audio``, ``video`` or a modality index):
+
+    ``audio``, ``video``, ``modality:<m>``
+        Table 2: one modality alone; where it is missing, eq. 3 over the modalities present.
+    ``lr``
+        Table 3: :class:`LogisticFusion` fitted on the validation posteriors of all modalities.
+    ``ensemble``
+        Table 3: eq. 3 over all modalities (:func:`confidence_ensemble`).
+    ``lr+ensemble:<m>``, ``lr+ensemble``
+        Table 4 (the paper's Fig. 5): "the results of LR act as the new model results": LR's
+        posteriors join the ensemble (eq. 3) as one more modality, placed after the others, with
+        modality ``<m>`` alone (columns "Audio", "Video") or with all modalities ("Audio+Video").
+        ``winner`` is -1 where LR decided.
+    ``lr+ensemble+prior:<m>``, ``lr+ensemble+prior``, ``ensemble+prior``
+        Table 5: the same ensembles with eq. 5, ``d`` from :func:`micro_f1_prior` on validation.
+        LR's validation micro-F1 is measured on out-of-fold predictions (5 folds within the
+        validation split): LR fitted on all of validation would be scored on its own training
+        data, and ``d`` would favour it for that alone.
+    ``...+search`` (``ensemble+search``, ``lr+ensemble+search[:<m>]``)
+        As ``+prior`` with ``d`` from :func:`search_prior` (not in the paper).
 
     Parameters
     ----------
     method : str
-        One of :data:`FUSION_METHODS`, or ``"modality:<k>"`` for modality ``k`` alone (falling back
-        to eq. 3 over the other modalities where ``k`` is missing).
+        One of :data:`FUSION_METHODS`, or a name built as above.
     val_posteriors : sequence of array-like, each of shape (n_val, C)
         Validation posteriors, one matrix per modality (same order as ``test_posteriors``).
     val_labels : array-like of int, shape (n_val,)
@@ -386,13 +643,34 @@ def fuse(method: str, val_posteriors: Sequence[np.ndarray], val_labels: np.ndarr
         raise InputError(f"test_posteriors have {Pt.shape[0]} modalities x {Pt.shape[2]} classes "
                          f"but val_posteriors {Pv.shape[0]} x {Pv.shape[2]}")
     K = Pt.shape[0]
-    name = method.strip().lower() if isinstance(method, str) else method
-    if name in MODALITY_NAMES or (isinstance(name, str) and name.startswith("modality:")):
+    name = method.strip().lower() if isinstance(method, str) else ""
+    if name in MODALITY_NAMES or name.startswith("modality:"):
         return _single(Pt, present_t, _modality_index(name.split(":", 1)[-1], K))
-    if name == "ensemble":
-        return _result(Pt, _decide(Pt, present_t, np.zeros(K)))
-    if name == "ensemble+prior":
-        d = _micro_f1s(Pv, present_v, t)
-        return _result(Pt, _decide(Pt, present_t, d - d.min()))
-    raise InputError(f"unknown fusion method {method!r}; known: {', '.join(FUSION_METHODS)} "
-                     "or 'modality:<k>'")
+    if name == "lr":
+        return LogisticFusion().fit(Pv, t).predict(Pt)
+    match = _NAME.fullmatch(name)
+    if match is None or (match["mod"] is not None and not match["lr"]):
+        raise InputError(f"unknown fusion method {method!r}; known: {', '.join(FUSION_METHODS)}, "
+                         "'modality:<k>' and 'lr+ensemble[+prior|+search]:<k>'")
+    keep = list(range(K)) if match["mod"] is None else [_modality_index(match["mod"], K)]
+    members_v, members_t = (Pv[keep], present_v[keep]), (Pt[keep], present_t[keep])
+    if match["lr"]:             # LR's posteriors join as one more modality, always present
+        lr = LogisticFusion().fit(Pv, t)
+        members_t = _append(members_t, lr.predict_proba(Pt))
+        if match["prior"]:
+            members_v = _append(members_v, _out_of_fold(Pv, t))
+    if match["prior"] == "+prior":
+        d = _f1_prior(*members_v, t)
+    elif match["prior"] == "+search":
+        d = _search(*members_v, t, None)
+    else:
+        d = np.zeros(len(members_t[0]))
+    r = _result(members_t[0], _decide(*members_t, d))
+    r.winner = np.array(keep + [-1], dtype=np.int64)[r.winner]   # LR (last member) -> -1
+    return r
+
+
+def _append(members: tuple[np.ndarray, np.ndarray], p: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    P, present = members
+    return np.concatenate([P, p[None]]), np.vstack([present, np.ones((1, p.shape[0]), bool)])

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from emofast import fusion
 from emofast.errors import InputError
-from emofast.fusion import (FUSION_METHODS, FusionResult, confidence_ensemble, fuse,
-                            micro_f1_prior, top2_margin)
+from emofast.fusion import (FUSION_METHODS, FusionResult, LogisticFusion, confidence_ensemble,
+                            fuse, micro_f1_prior, search_prior, top2_margin)
 
 NAN = np.nan
 
@@ -240,6 +240,230 @@ def test_fuse_refuses_mismatched_splits():
         fuse("ensemble", [VAL_AUDIO[:, :2], VAL_VIDEO[:, :2]], np.zeros(5, int), [AUDIO, VIDEO])
 
 
+# ------------------------------------------------------------------------------------ search_prior
+
+# the search_prior doctest: audio right on 3 of 4, video on 1 of 4; d = 0.3 hands sample 1 to audio,
+# d = 0.6 would also hand it sample 2 (wrong)
+Y_S = np.array([0, 1, 1, 0])
+S_AUDIO = np.array([[0.9, 0.1], [0.45, 0.55], [0.6, 0.4], [0.7, 0.3]])
+S_VIDEO = np.array([[0.2, 0.8], [0.7, 0.3], [0.1, 0.9], [0.3, 0.7]])
+
+
+def _accuracy(mats, y, prior):
+    return float(np.mean(confidence_ensemble(mats, prior).labels == y))
+
+
+def test_search_prior_by_hand():
+    d = search_prior([S_AUDIO, S_VIDEO], Y_S)
+    assert d[1] == 0.0 and d[0] == pytest.approx(0.3)
+    assert _accuracy([S_AUDIO, S_VIDEO], Y_S, d) == 1.0
+    assert _accuracy([S_AUDIO, S_VIDEO], Y_S, [0.0, 0.0]) == 0.75
+    assert _accuracy([S_AUDIO, S_VIDEO], Y_S, [0.65, 0.0]) == 0.75
+    # the better modality is found by micro-F1, whatever its place in the list
+    np.testing.assert_allclose(search_prior([S_VIDEO, S_AUDIO], Y_S), [0.0, 0.3])
+
+
+def test_search_prior_on_a_grid():
+    np.testing.assert_array_equal(
+        search_prior([S_AUDIO, S_VIDEO], Y_S, grid=np.array([0.7, 0.5, 0.0, 0.1])), [0.5, 0.0])
+    # no grid value helps: ties go to the smallest bonus
+    np.testing.assert_array_equal(
+        search_prior([S_AUDIO, S_VIDEO], Y_S, grid=[0.2, 0.1, 0.9]), [0.1, 0.0])
+    for bad in ([], [[0.1]], [-0.1], [np.nan]):
+        with pytest.raises(InputError, match="grid"):
+            search_prior([S_AUDIO, S_VIDEO], Y_S, grid=np.array(bad))
+
+
+def test_search_prior_finds_exact_ties():
+    # video (better) ties audio on sample 1 at d = 0: the earlier modality (audio, wrong) wins;
+    # any d > 0 hands the tie to video (right)
+    y = np.array([1, 1, 0])
+    audio = np.array([[0.5, 0.5], [0.75, 0.25], [1.0, 0.0]])
+    video = np.array([[0.0, 1.0], [0.25, 0.75], [0.5, 0.5]])
+    d = search_prior([audio, video], y)
+    assert d[0] == 0.0 and 0.0 < d[1] < 1e-300
+    assert _accuracy([audio, video], y, d) == 1.0
+    assert _accuracy([audio, video], y, [0.0, 0.0]) == pytest.approx(2 / 3)
+
+
+def test_fuse_search_uses_validation_only():
+    val, yv = [S_AUDIO, S_VIDEO], Y_S
+    d = search_prior(val, yv)
+    for test in ([S_VIDEO, S_AUDIO], [S_AUDIO[::-1], S_VIDEO[:, ::-1]],
+                 [np.full((3, 2), 0.5), np.array([[0.0, 1.0]] * 3)]):
+        r = fuse("ensemble+search", val, yv, test)
+        np.testing.assert_array_equal(r.winner, confidence_ensemble(test, d).winner)
+    np.testing.assert_array_equal(search_prior(val, yv), d)
+
+
+# ------------------------------------------------------------------------------ LogisticFusion
+
+def _mats_for_lr(seed=0, n=60, c=4):
+    return _random_split(seed, n=n, c=c)
+
+
+@pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
+def test_logistic_fusion_matches_sklearn(C):
+    lm = pytest.importorskip("sklearn.linear_model")
+    mats, y = _mats_for_lr()
+    X = np.hstack(mats)
+    sk = lm.LogisticRegression(C=C, tol=1e-12, max_iter=10_000).fit(X, y)  # multinomial (lbfgs)
+    lr = LogisticFusion(C=C).fit(mats, y)
+    test, _ = _mats_for_lr(seed=5, n=30)
+    np.testing.assert_allclose(lr.predict_proba(test), sk.predict_proba(np.hstack(test)),
+                               atol=1e-7)
+    np.testing.assert_allclose(lr.coef_, sk.coef_.T, atol=1e-6)
+    np.testing.assert_array_equal(lr.predict(test).labels, sk.predict(np.hstack(test)))
+
+
+def test_logistic_fusion_two_classes_is_sklearns_binary_at_twice_c():
+    lm = pytest.importorskip("sklearn.linear_model")
+    mats, y = _mats_for_lr(c=2)
+    sk = lm.LogisticRegression(C=2.0, tol=1e-12, max_iter=10_000).fit(np.hstack(mats), y)
+    lr = LogisticFusion(C=1.0).fit(mats, y)
+    np.testing.assert_allclose(lr.predict_proba(mats), sk.predict_proba(np.hstack(mats)),
+                               atol=1e-7)
+
+
+def test_logistic_fusion_is_deterministic_and_fills_missing_with_uniform():
+    mats, y = _mats_for_lr()
+    a = LogisticFusion().fit(mats, y)
+    b = LogisticFusion().fit(mats, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    holes = [m.copy() for m in mats]
+    holes[0][[3, 10]] = NAN
+    holes[1][20] = NAN
+    filled = [m.copy() for m in holes]
+    for m in filled:
+        m[np.isnan(m).all(axis=1)] = 0.25
+    h, f = LogisticFusion().fit(holes, y), LogisticFusion().fit(filled, y)
+    np.testing.assert_array_equal(h.coef_, f.coef_)
+    np.testing.assert_array_equal(h.predict_proba(holes), f.predict_proba(filled))
+    r = h.predict(holes)
+    assert r.winner.tolist() == [-1] * 60 and np.isfinite(r.posteriors).all()
+    np.testing.assert_allclose(r.posteriors.sum(axis=1), 1.0)
+
+
+def test_logistic_fusion_classes_absent_from_fitting():
+    mats, y = _mats_for_lr()
+    seen = y != 2
+    lr = LogisticFusion().fit([m[seen] for m in mats], y[seen])
+    assert lr.classes_.tolist() == [0, 1, 3]
+    p = lr.predict_proba(mats)
+    assert p.shape == (60, 4) and (p[:, 2] == 0).all()
+    one = LogisticFusion().fit([m[y == 1] for m in mats], y[y == 1])
+    np.testing.assert_array_equal(one.predict_proba(mats), np.eye(4)[np.ones(60, int)])
+
+
+def test_logistic_fusion_refuses():
+    mats, y = _mats_for_lr()
+    with pytest.raises(InputError, match="not fitted"):
+        LogisticFusion().predict_proba(mats)
+    lr = LogisticFusion().fit(mats, y)
+    with pytest.raises(InputError, match="fitted on 2 modalities x 4 classes"):
+        lr.predict_proba([m[:, :3] / m[:, :3].sum(1, keepdims=True) for m in mats])
+    with pytest.raises(InputError, match="fitted on 2"):
+        lr.predict_proba(mats + [mats[0]])
+    for kw, msg in (({"C": 0.0}, "C must"), ({"C": np.inf}, "C must"),
+                    ({"max_iter": 0}, "max_iter"), ({"max_iter": 2.5}, "max_iter")):
+        with pytest.raises(InputError, match=msg):
+            LogisticFusion(**kw)
+    with pytest.raises(InputError, match="outside"):
+        LogisticFusion().fit(mats, y + 1)
+
+
+def test_logistic_fusion_warns_when_not_converged():
+    mats, y = _mats_for_lr()
+    with pytest.warns(RuntimeWarning, match="max_iter=1"):
+        LogisticFusion(C=100.0, max_iter=1).fit(mats, y)
+
+
+def test_fuse_lr_is_fitted_on_validation_only():
+    val, yv = _random_split(0)
+    test, yt = _random_split(1, n=25)
+    r = fuse("lr", val, yv, test)
+    expected = LogisticFusion().fit(val, yv).predict(test)
+    np.testing.assert_array_equal(r.posteriors, expected.posteriors)
+    # test labels never enter fuse(); shuffling the test samples only shuffles the predictions
+    perm = np.random.default_rng(0).permutation(25)
+    shuffled = fuse("lr", val, yv, [t[perm] for t in test])
+    np.testing.assert_allclose(shuffled.posteriors, r.posteriors[perm], rtol=1e-12)
+    np.testing.assert_array_equal(shuffled.labels, r.labels[perm])
+    assert (r.labels == yt).mean() > 0.5              # and it learnt something on validation
+    # a different validation split gives a different model
+    val2, yv2 = _random_split(2)
+    assert not np.array_equal(fuse("lr", val2, yv2, test).posteriors, r.posteriors)
+
+
+# ------------------------------------------------------------------- Table 4 and 5 combinations
+
+def test_fuse_table4_is_lr_as_one_more_modality():
+    val, yv = _random_split(0)
+    test, _ = _random_split(1, n=25)
+    test[0][4] = NAN
+    lr = LogisticFusion().fit(val, yv).predict_proba(test)
+    for name, members, index in (("lr+ensemble:audio", [test[0], lr], [0, -1]),
+                                 ("lr+ensemble:video", [test[1], lr], [1, -1]),
+                                 ("lr+ensemble:1", [test[1], lr], [1, -1]),
+                                 ("lr+ensemble", [test[0], test[1], lr], [0, 1, -1])):
+        r = fuse(name, val, yv, test)
+        ref = confidence_ensemble(members)
+        np.testing.assert_array_equal(r.labels, ref.labels)
+        np.testing.assert_array_equal(r.posteriors, ref.posteriors)
+        np.testing.assert_array_equal(r.winner, np.array(index)[ref.winner])
+    assert fuse("lr+ensemble:audio", val, yv, test).winner[4] == -1   # audio missing: LR
+
+
+def test_fuse_table5_prior_uses_out_of_fold_lr_on_validation():
+    val, yv = _random_split(0)
+    test, _ = _random_split(1, n=25)
+    oof = fusion._out_of_fold(np.stack(val), yv)
+    lr = LogisticFusion().fit(val, yv).predict_proba(test)
+    for name, k in (("lr+ensemble+prior:audio", 0), ("lr+ensemble+prior:video", 1)):
+        d = micro_f1_prior([val[k], oof], yv)
+        ref = confidence_ensemble([test[k], lr], d)
+        r = fuse(name, val, yv, test)
+        np.testing.assert_array_equal(r.labels, ref.labels)
+        np.testing.assert_array_equal(r.winner, np.array([k, -1])[ref.winner])
+    d = search_prior([val[0], oof], yv)
+    ref = confidence_ensemble([test[0], lr], d)
+    np.testing.assert_array_equal(fuse("lr+ensemble+search:audio", val, yv, test).labels,
+                                  ref.labels)
+
+
+def test_out_of_fold_never_predicts_a_sample_with_a_model_that_saw_it():
+    val, yv = _random_split(0, n=30)
+    P = np.stack(val)
+    oof = fusion._out_of_fold(P, yv)
+    fold = np.empty(30, int)
+    fold[np.argsort(yv, kind="stable")] = np.arange(30) % 5
+    for f in range(5):
+        held = fold == f
+        assert 0 < held.sum() < 30
+        expected = LogisticFusion().fit(P[:, ~held], yv[~held]).predict_proba(P[:, held])
+        np.testing.assert_array_equal(oof[held], expected)
+    assert not np.allclose(oof, LogisticFusion().fit(P, yv).predict_proba(P))
+
+
+@pytest.mark.parametrize("method", FUSION_METHODS)
+def test_fuse_decides_each_test_sample_alone(method):
+    """Nothing is fitted on test: a sample's decision does not depend on the other test samples."""
+    val, yv = _random_split(0)
+    test, _ = _random_split(1, n=25)
+    other, _ = _random_split(7, n=25)
+    full = fuse(method, val, yv, test)
+    half = fuse(method, val, yv, [np.vstack([t[:12], o[12:]]) for t, o in zip(test, other)])
+    np.testing.assert_array_equal(full.labels[:12], half.labels[:12])
+    np.testing.assert_array_equal(full.posteriors[:12], half.posteriors[:12])
+    np.testing.assert_array_equal(full.winner[:12], half.winner[:12])
+
+
+def test_fusion_methods_in_table_order():
+    assert FUSION_METHODS[:4] == ("audio", "video", "lr", "ensemble")
+    assert FUSION_METHODS.index("lr+ensemble") < FUSION_METHODS.index("lr+ensemble+prior:audio")
+    assert len(set(FUSION_METHODS)) == len(FUSION_METHODS)
+
+
 # ------------------------------------------------------------------------------------- properties
 
 @st.composite
@@ -322,3 +546,23 @@ def test_micro_f1_prior_is_nonnegative_with_a_zero(mats, data):
         return
     d = micro_f1_prior(mats, y)
     assert d.shape == (len(mats),) and (d >= 0).all() and d.min() == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(posterior_sets(max_k=3), st.data())
+def test_exact_search_is_the_smallest_best_bonus(mats, data):
+    n, c = mats[0].shape
+    y = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    if any(np.isnan(m).all() for m in mats):
+        return
+    d = search_prior(mats, y)
+    better = int(np.argmax(search_prior(mats, y, grid=[1.0])))   # where the bonus goes
+    assert (d >= 0).all() and (np.delete(d, better) == 0).all()
+    best = _accuracy(mats, y, d)
+    for g in data.draw(st.lists(st.floats(0, 1.5), min_size=1, max_size=8)):
+        prior = np.zeros(len(mats))
+        prior[better] = g
+        acc = _accuracy(mats, y, prior)
+        assert acc <= best
+        if acc == best:
+            assert d[better] <= g
