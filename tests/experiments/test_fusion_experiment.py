@@ -54,7 +54,7 @@ def spied_run():
     def spy(method, val_posteriors, val_labels, test_posteriors):
         calls.append({"method": method, "val": [np.array(p) for p in val_posteriors],
                       "val_labels": np.array(val_labels),
-                      "test": [np.array(p) for p in test_posteriors]})
+                      "test": [np.array(p) for p in test_posteriors], "fits": []})
         return real_fuse(method, val_posteriors, val_labels, test_posteriors)
 
     mp.setattr(fusion, "fuse", spy)
@@ -62,6 +62,7 @@ def spied_run():
         real_fit = fusion.LogisticFusion.fit
 
         def fit_spy(self, posteriors, labels, *a, **k):
+            calls[-1]["fits"].append(([np.array(p) for p in posteriors], np.array(labels)))
             lr_fits.append(len(np.asarray(labels)))
             return real_fit(self, posteriors, labels, *a, **k)
 
@@ -111,11 +112,21 @@ def test_validation_is_carved_from_training_speakers_only(spied_run):
 
 
 def test_logistic_regression_fits_on_validation_only(spied_run):
-    _, evs, _, lr_fits = spied_run
+    """Every LR fit (also the out-of-fold fits for LR's own micro-F1) gets validation rows only."""
+    _, evs, calls, lr_fits = spied_run
     if not hasattr(fusion, "LogisticFusion"):
         pytest.skip("the fusion core has no logistic regression yet")
-    sizes = {len(f["validation_ids"]) for f in evs[0].folds}
-    assert lr_fits and set(lr_fits) <= sizes
+    assert lr_fits and max(lr_fits) <= max(len(f["validation_ids"]) for f in evs[0].folds)
+    fitted = 0
+    for call in calls:
+        val_rows = {tuple(np.round(np.nan_to_num(r, nan=-1), 12)) for r in call["val"][0]}
+        test_rows = {tuple(np.round(np.nan_to_num(r, nan=-1), 12)) for r in call["test"][0]}
+        for posteriors, labels in call["fits"]:
+            rows = {tuple(np.round(np.nan_to_num(r, nan=-1), 12)) for r in posteriors[0]}
+            assert rows <= val_rows and not rows & test_rows
+            fitted += 1
+    assert fitted == len(lr_fits)
+    assert any(c["method"] == "lr" and c["fits"] for c in calls)
 
 
 def test_missing_modality_is_a_nan_row(spied_run):
