@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
                    help="emotions to keep: all, paper-six, or a comma list [all]")
     p.add_argument("--out", type=Path, default=Path("emofast-fusion"),
                    help="report folder [%(default)s]")
+    p.add_argument("--methods", nargs="+", default=None, metavar="M",
+                   help="evaluate only these: audio, video, and entries of "
+                        "emofast.fusion.FUSION_METHODS (lr, ensemble, ensemble+prior, ...) [all]")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     g = p.add_argument_group("sequence models (one LSTM per modality) and validation")
     g.add_argument("--epochs", type=int, default=30, help="training epochs [%(default)s]")
@@ -93,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {PROTOCOL_NAMES[protocol]}:", flush=True)
         evs = evaluate_fusion({"audio": audio, "video": video}, protocol, config,
                               folds=args.folds, seed=args.seed, max_folds=args.max_folds,
-                              fold_indices=fold_indices(args), on_fold=print_fold("    "))
+                              fold_indices=fold_indices(args), on_fold=print_fold("    "),
+                              methods=args.methods)
         for f in evs[0].folds:
             print(f"    fold {f['fold'] + 1}: validation {f['validation_utterances']} utterances "
                   f"({f['validation_by']}s), d (micro-F1) audio/video "

@@ -250,6 +250,7 @@ def evaluate_fusion(
     max_folds: int | None = None,
     fold_indices: Sequence[int] | None = None,
     on_fold: Callable[[int, int, dict[str, Any]], None] | None = None,
+    methods: Sequence[str] | None = None,
 ) -> list[Evaluation]:
     """Cross-validate per-modality sequence models and every decision-level fusion method.
 
@@ -266,6 +267,9 @@ def evaluate_fusion(
     folds, seed, max_folds, fold_indices, on_fold
         As in :func:`~emofast.experiments.crossval.cross_validate` (``on_fold`` is called for the
         fusion rows only, once per method and fold).
+    methods : sequence of str, optional
+        Evaluate only these entries of :func:`fusion_methods` (by method or row label, e.g.
+        ``["audio", "video", "ensemble+prior"]``); default: all.
 
     Returns
     -------
@@ -307,7 +311,14 @@ def evaluate_fusion(
         aligned[n] = [lookup.get(i) for i in data.ids]
     coverage = {names[0]: data.n_utterances,
                 **{n: sum(s is not None for s in aligned[n]) for n in names[1:]}}
+    methods_wanted = None if methods is None else list(methods)
     methods = fusion_methods(names)
+    if methods_wanted is not None:
+        known = {m for pair in methods for m in pair}
+        unknown = [m for m in methods_wanted if m not in known]
+        if unknown or not methods_wanted:
+            raise InputError(f"unknown fusion method(s) {unknown}; known: "
+                             f"{', '.join(label for _, label in methods)}")
     by = "speaker" if protocol == "loso" else "utterance"
     cache: dict[int, dict[str, Any]] = {}
 
@@ -380,6 +391,8 @@ def evaluate_fusion(
                 "modalities": names, "coverage": coverage, "validation_by": by}
     evaluations = []
     for method, label in methods:
+        if methods_wanted is not None and not {method, label} & set(methods_wanted):
+            continue
         ev = cross_validate(data, protocol, fit_for(method, label),
                             name=f"{label} {protocol}", folds=folds, seed=seed,
                             max_folds=max_folds, fold_indices=fold_indices,

@@ -51,3 +51,16 @@ def test_fuse_needs_both_modalities(tmp_path, demo_roots, capsys):
     assert cli.main(["fuse", str(store), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("emofast fuse: error:") and "video" in err and len(err.splitlines()) == 1
+
+
+def test_demo_quick_with_fusion_stage(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--quick", "--fusion", "--no-transfer", "--no-plots",
+                     "--no-progress", "--epochs", "1", "--folds", "2",
+                     "--cache", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "audio-visual fusion on demo_phone" in text and "[5/5] report" in text
+    report = (out / "results.txt").read_text()
+    for row in ("fusion audio kfold", "fusion video kfold", "fusion ensemble+prior kfold",
+                "fusion lr+ensemble+prior:audio kfold", "GN-CNN demo_phone"):
+        assert row in report

@@ -167,3 +167,13 @@ def test_refusals():
         evaluate_fusion({"audio": audio, "video": video}, "segment", CONFIG)
     with pytest.raises(InputError, match="two modalities"):
         evaluate_fusion({"audio": audio}, "kfold", CONFIG)
+
+
+def test_method_selection():
+    audio, video = _modalities()
+    evs = evaluate_fusion({"audio": audio, "video": video}, "kfold",
+                          FusionConfig(hidden=8, lstm=8, epochs=1, pool=2), folds=4, max_folds=1,
+                          methods=["video", "ensemble+prior"])
+    assert [ev.name for ev in evs] == ["video kfold", "ensemble+prior kfold"]
+    with pytest.raises(InputError, match="unknown fusion method"):
+        evaluate_fusion({"audio": audio, "video": video}, "kfold", CONFIG, methods=["vote"])
