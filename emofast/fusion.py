@@ -29,7 +29,7 @@ differences of bonuses matter, every pair ``j, k`` is then compared exactly as e
 modalities, with bonus ``F1_j - F1_k`` for the better of the pair.
 
 Logistic regression and its combinations (Tables 3-5)
-----------------------------------------------------
+-----------------------------------------------------
 :class:`LogisticFusion` is the paper's LR: "LR regards them [the posteriors] as intermediate
 features to train recognition models". The paper then lets "the results of LR act as the new model
 results for decision level fusion": LR's posteriors enter the ensemble as one more modality, with
@@ -413,7 +413,7 @@ def _breakpoints(P: np.ndarray, present: np.ndarray, better: int) -> np.ndarray:
     need = other[both] - mine[both]
     for _ in range(2):              # the smallest float d with mine + d >= other (rounding)
         need = np.where(mine[both] + need < other[both], np.nextafter(need, np.inf), need)
-    return np.unique(np.r_[0.0, np.finfo(np.float64).tiny, need[need > 0]])
+    return np.unique(np.r_[0.0, np.nextafter(0.0, 1.0), need[need > 0]])
 
 
 # ------------------------------------------------------------------------------ logistic regression
@@ -560,8 +560,7 @@ FUSION_METHODS: tuple[str, ...] = (
     "lr", "ensemble",                                          # Table 3: LR, eq. 3
     "lr+ensemble:audio", "lr+ensemble:video", "lr+ensemble",   # Table 4: LR's output + eq. 3
     "lr+ensemble+prior:audio", "lr+ensemble+prior:video",      # Table 5: ... with eq. 5
-    "lr+ensemble+prior",                                       # (Table 5 for all modalities)
-    "ensemble+prior",                                          # eq. 5 on the modalities alone
+    "lr+ensemble+prior", "ensemble+prior",                     # eq. 5, not tabled in the paper
     "ensemble+search", "lr+ensemble+search:audio", "lr+ensemble+search:video",
     "lr+ensemble+search",                                      # eq. 5 with a searched d
 )
@@ -605,11 +604,14 @@ def fuse(method: str, val_posteriors: Sequence[np.ndarray], val_labels: np.ndarr
         posteriors join the ensemble (eq. 3) as one more modality, placed after the others, with
         modality ``<m>`` alone (columns "Audio", "Video") or with all modalities ("Audio+Video").
         ``winner`` is -1 where LR decided.
-    ``lr+ensemble+prior:<m>``, ``lr+ensemble+prior``, ``ensemble+prior``
-        Table 5: the same ensembles with eq. 5, ``d`` from :func:`micro_f1_prior` on validation.
-        LR's validation micro-F1 is measured on out-of-fold predictions (5 folds within the
-        validation split): LR fitted on all of validation would be scored on its own training
-        data, and ``d`` would favour it for that alone.
+    ``lr+ensemble+prior:<m>``
+        Table 5: the Table 4 ensembles with eq. 5, ``d`` from :func:`micro_f1_prior` on
+        validation. LR's validation micro-F1 is measured on out-of-fold predictions (5 folds
+        within the validation split): LR fitted on all of validation would be scored on its own
+        training data, and ``d`` would favour it for that alone.
+    ``lr+ensemble+prior``, ``ensemble+prior``
+        Eq. 5 the same way for LR with all modalities, and for the modalities alone (the paper
+        tables neither).
     ``...+search`` (``ensemble+search``, ``lr+ensemble+search[:<m>]``)
         As ``+prior`` with ``d`` from :func:`search_prior` (not in the paper).
 

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import doctest
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -184,6 +187,8 @@ def _random_split(seed: int, n: int = 40, c: int = 4, k: int = 2):
 def test_fuse_every_method(method):
     val, yv = _random_split(0)
     test, _ = _random_split(1, n=25)
+    val[0][[1, 5]] = NAN      # missing in validation too (LR fills them, the prior skips them)
+    val[1][2] = NAN
     test[0][3] = NAN          # missing audio
     test[1][7] = NAN          # missing video
     r = fuse(method, val, yv, test)
@@ -227,6 +232,10 @@ def test_fuse_prior_is_tuned_on_validation_only():
     ("nonsense", "unknown fusion method"),
     ("modality:2", "does not exist"),
     ("modality:x", "unknown modality"),
+    ("ensemble:audio", "unknown fusion method"),
+    ("lr+ensemble+prior:2", "does not exist"),
+    ("lr+ensemble:face", "unknown modality"),
+    (None, "unknown fusion method"),
 ])
 def test_fuse_refuses_unknown_names(method, msg):
     with pytest.raises(InputError, match=msg):
@@ -458,6 +467,16 @@ def test_fuse_decides_each_test_sample_alone(method):
     np.testing.assert_array_equal(full.winner[:12], half.winner[:12])
 
 
+def test_import_is_light_and_reachable_from_the_package():
+    code = ("import sys, emofast, emofast.fusion; "
+            "assert emofast.fusion.fuse is emofast.fuse; "
+            "assert emofast.FUSION_METHODS is emofast.fusion.FUSION_METHODS; "
+            "heavy = {'torch', 'scipy', 'sklearn'} & {m.split('.')[0] for m in sys.modules}; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
 def test_fusion_methods_in_table_order():
     assert FUSION_METHODS[:4] == ("audio", "video", "lr", "ensemble")
     assert FUSION_METHODS.index("lr+ensemble") < FUSION_METHODS.index("lr+ensemble+prior:audio")
@@ -566,3 +585,16 @@ def test_exact_search_is_the_smallest_best_bonus(mats, data):
         assert acc <= best
         if acc == best:
             assert d[better] <= g
+
+
+@settings(max_examples=60, deadline=None)
+@given(posterior_sets(max_k=3), st.data())
+def test_single_modality_picks_it_where_present(mats, data):
+    k = data.draw(st.integers(0, len(mats) - 1))
+    n, c = mats[0].shape
+    y = np.zeros(n, dtype=np.int64)
+    r = fuse(f"modality:{k}", mats, y, mats)
+    present = ~np.isnan(mats[k]).all(axis=1)
+    assert (r.winner[present] == k).all()
+    # elsewhere: eq. 3 over the others
+    np.testing.assert_array_equal(r.winner[~present], confidence_ensemble(mats).winner[~present])
