@@ -276,7 +276,8 @@ def evaluate_fusion(
     list of Evaluation
         One per method of :func:`fusion_methods`, in that order; ``folds[i]`` keeps the fold's
         ``d`` (micro-F1 prior and, where the core has it, the searched one), the validation
-        utterance ids and per-modality validation accuracy; ``info`` the settings.
+        utterance ids, per-modality validation accuracy and ``winner_share`` (share of the test
+        utterances that each modality, or ``lr``, decided); ``info`` the settings.
     """
     from emofast import fusion
 
@@ -369,10 +370,11 @@ def evaluate_fusion(
         results = {}
         for method, _ in methods:
             r = fusion.fuse(method, val_post, y_val, test_post)
-            winners = np.bincount(np.asarray(r.winner)[np.asarray(r.winner) >= 0],
-                                  minlength=len(names))
+            winner = np.asarray(r.winner)
+            share = {n: float(np.mean(winner == k)) for k, n in enumerate(names)}
+            share["lr"] = float(np.mean(winner == -1))     # decided by logistic regression
             results[method] = (np.asarray(r.posteriors, dtype=np.float64)[seg_row],
-                               {"winner_share": (winners / max(1, len(test_utts))).tolist()})
+                               {"winner_share": share})
         return {"results": results, "curves": curves, "info": info}
 
     def fit_for(method: str, label: str) -> Callable[[Fold], FoldOutput]:

@@ -86,6 +86,8 @@ def test_one_evaluation_per_method_and_modality(spied_run):
         assert ev.scores.n == sum(f["test_items"] for f in ev.folds)
         for f in ev.folds:
             assert len(f["d_micro_f1"]) == 2 and min(f["d_micro_f1"]) == 0.0
+            assert set(f["winner_share"]) == {"audio", "video", "lr"}
+            assert sum(f["winner_share"].values()) == pytest.approx(1.0)
     assert evs[0].curves[0]["train_loss"] and evs[1].curves[0]["train_loss"]
     assert evs[0].info["coverage"] == {"audio": N_UTT, "video": N_UTT - len(NO_VIDEO)}
 
