@@ -13,7 +13,8 @@ The audio utterances are split (k-fold by utterance or leave-one-speaker-out); i
 validation split is carved from the training side (held-out speakers under LOSO, utterances under
 k-fold), one LSTM per modality is trained on the rest, and logistic regression and the ensemble
 prior are fitted on validation posteriors only. An utterance without a face track is fused from
-its audio alone.
+its audio alone. Finished folds are kept in ``--checkpoint-dir`` (default ``<out>/checkpoints``, one
+folder per protocol and method); rerunning the same command skips them.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from emofast.commands import (add_fold_args, fold_indices, parse_labels, prepare_out, print_fold,
+from emofast.commands import (add_checkpoint_args, add_fold_args, announce_resumes,
+                              checkpoint_dir, fold_indices, parse_labels, prepare_out, print_fold,
                               set_threads)
 
 __all__ = ["register", "run"]
@@ -66,6 +68,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--threads", type=int, default=1,
                    help="torch threads; 1 is fastest on a shared 2-core machine [%(default)s]")
     add_fold_args(p)
+    add_checkpoint_args(p)
     p.set_defaults(run=run)
 
 
@@ -92,12 +95,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"{audio.corpus} audio: {audio.summary()}", flush=True)
     print(f"{video.corpus} video: {video.summary()}", flush=True)
     evaluations = []
+    ckpt = checkpoint_dir(args, out_dir)
     for protocol in args.protocol:
         print(f"  {PROTOCOL_NAMES[protocol]}:", flush=True)
-        evs = evaluate_fusion({"audio": audio, "video": video}, protocol, config,
-                              folds=args.folds, seed=args.seed, max_folds=args.max_folds,
-                              fold_indices=fold_indices(args), on_fold=print_fold("    "),
-                              methods=args.methods)
+        with announce_resumes("    "):
+            evs = evaluate_fusion({"audio": audio, "video": video}, protocol, config,
+                                  folds=args.folds, seed=args.seed, max_folds=args.max_folds,
+                                  fold_indices=fold_indices(args), on_fold=print_fold("    "),
+                                  methods=args.methods,
+                                  checkpoint_dir=None if ckpt is None else ckpt / protocol)
         for f in evs[0].folds:
             print(f"    fold {f['fold'] + 1}: validation {f['validation_utterances']} utterances "
                   f"({f['validation_by']}s), d (micro-F1) audio/video "

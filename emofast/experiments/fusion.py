@@ -38,6 +38,7 @@ Examples
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -206,6 +207,10 @@ def fusion_methods(names: Sequence[str]) -> list[tuple[str, str]]:
     return out + [(m, m) for m in fusion.FUSION_METHODS if not _is_single(m)]
 
 
+def _slug(method: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in method)
+
+
 def _nan_rows(n: int, c: int) -> np.ndarray:
     return np.full((n, c), np.nan)
 
@@ -251,6 +256,7 @@ def evaluate_fusion(
     fold_indices: Sequence[int] | None = None,
     on_fold: Callable[[int, int, dict[str, Any]], None] | None = None,
     methods: Sequence[str] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> list[Evaluation]:
     """Cross-validate per-modality sequence models and every decision-level fusion method.
 
@@ -270,6 +276,11 @@ def evaluate_fusion(
     methods : sequence of str, optional
         Evaluate only these entries of :func:`fusion_methods` (by method or row label, e.g.
         ``["audio", "video", "ensemble+prior"]``); default: all.
+    checkpoint_dir : path, optional
+        Make the run resumable at fold granularity: each method's finished folds are kept in
+        ``<checkpoint_dir>/<method>/`` (the fold loop's checkpoints; the identity adds a
+        fingerprint of every modality's sequences) and skipped on a rerun. A fold still to run for
+        some method retrains its models, which the fold's seed makes identical.
 
     Returns
     -------
@@ -391,6 +402,14 @@ def evaluate_fusion(
 
     settings = {"model": "LSTM per modality + decision-level fusion", **asdict(config),
                 "modalities": names, "coverage": coverage, "validation_by": by}
+    identity = None
+    if checkpoint_dir is not None:
+        from emofast.train.checkpoint import fingerprint
+
+        identity = {"modalities": {
+            n: fingerprint(np.asarray(seqs[n].ids, dtype=str),
+                           np.asarray([len(x) for x in seqs[n].sequences]),
+                           np.concatenate(seqs[n].sequences)) for n in names}}
     evaluations = []
     for method, label in methods:
         if methods_wanted is not None and not {method, label} & set(methods_wanted):
@@ -400,6 +419,8 @@ def evaluate_fusion(
                             max_folds=max_folds, fold_indices=fold_indices,
                             standardize="feature", curve_unit="epoch",
                             info={**settings, "method": method},
-                            on_fold=on_fold)
+                            on_fold=on_fold, identity=identity,
+                            checkpoint_dir=(None if checkpoint_dir is None else
+                                            os.path.join(checkpoint_dir, _slug(method))))
         evaluations.append(ev)
     return evaluations

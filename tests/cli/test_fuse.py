@@ -26,9 +26,10 @@ def test_fuse_end_to_end(av_store, tmp_path, capsys):
     from emofast import fusion
 
     out = tmp_path / "fused"
-    assert cli.main(["fuse", str(av_store), "--corpus", "demo_studio", "--protocol", "loso",
-                     "--max-folds", "1", "--epochs", "3", "--hidden", "32", "--lstm", "32",
-                     "--out", str(out), "--no-plots"]) == 0
+    argv = ["fuse", str(av_store), "--corpus", "demo_studio", "--protocol", "loso",
+            "--max-folds", "1", "--epochs", "3", "--hidden", "32", "--lstm", "32",
+            "--out", str(out), "--no-plots"]
+    assert cli.main(argv) == 0
     text = capsys.readouterr().out
     assert "demo_studio video: 48 utterances" in text and "d (micro-F1)" in text
     report = (out / "results.txt").read_text()
@@ -41,6 +42,12 @@ def test_fuse_end_to_end(av_store, tmp_path, capsys):
     assert saved["command"][:2] == ["emofast", "fuse"]
     evs = saved["evaluations"]
     assert len(evs) == len(rows)
+    # a rerun resumes every method's finished fold and reports the same numbers
+    assert cli.main(argv) == 0
+    rerun = capsys.readouterr().out
+    assert rerun.count("finished in") == len(rows) and "not re-run" in rerun
+    again = json.loads((out / "results.json").read_text())["evaluations"]
+    assert [e["confusion"] for e in again] == [e["confusion"] for e in evs]
 
 
 def test_fuse_needs_both_modalities(tmp_path, demo_roots, capsys):

@@ -179,3 +179,17 @@ def test_method_selection():
     assert [ev.name for ev in evs] == ["video kfold", "ensemble+prior kfold"]
     with pytest.raises(InputError, match="unknown fusion method"):
         evaluate_fusion({"audio": audio, "video": video}, "kfold", CONFIG, methods=["vote"])
+
+
+def test_resume_retrains_a_missing_fold_identically(tmp_path):
+    audio, video = _modalities()
+    cfg = FusionConfig(hidden=8, lstm=8, epochs=2, pool=2)
+    run = dict(folds=4, max_folds=2, checkpoint_dir=tmp_path, methods=["audio", "ensemble"])
+    first = evaluate_fusion({"audio": audio, "video": video}, "kfold", cfg, **run)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble", "modality-0"]
+    (tmp_path / "ensemble" / "fold2.pt").unlink()             # as if killed before saving it
+    with pytest.warns(Warning, match="not re-run"):
+        again = evaluate_fusion({"audio": audio, "video": video}, "kfold", cfg, **run)
+    for a, b in zip(first, again):
+        assert a.fold_war == b.fold_war
+        np.testing.assert_array_equal(a.scores.confusion, b.scores.confusion)
