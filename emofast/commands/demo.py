@@ -6,7 +6,9 @@ utterance; leave-one-speaker-out in the default run, which also fine-tunes a bas
 a second demo corpus), then prints a paper-shaped table and writes
 the report (text, JSON, confusion-matrix, ROC and learning-curve plots) to ``--out``. PathNet
 scratch vs transfer from a source demo corpus to the target one runs too (``--no-transfer`` skips
-it). The pipeline itself is :func:`emofast.experiments.demo.run_demo`.
+it), and in the default run an audio-visual stage (faces generated too): one LSTM per modality and
+decision-level fusion (``--no-fusion`` skips it). The pipeline itself is
+:func:`emofast.experiments.demo.run_demo`.
 
 Examples::
 
@@ -27,8 +29,9 @@ __all__ = ["register", "run", "DEFAULTS"]
 #: Settings of the default and ``--quick`` runs (command-line options override them).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "full": {"epochs": 20, "lr": 1e-3, "folds": 5, "protocols": ("kfold", "loso"),
-             "finetune": True},
-    "quick": {"epochs": 10, "lr": 2e-3, "folds": 3, "protocols": ("kfold",), "finetune": False},
+             "finetune": True, "fusion": True, "fusion_epochs": 30},
+    "quick": {"epochs": 10, "lr": 2e-3, "folds": 3, "protocols": ("kfold",), "finetune": False,
+              "fusion": False, "fusion_epochs": 10},
 }
 
 
@@ -54,6 +57,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--finetune", action=argparse.BooleanOptionalAction, default=None,
                    help="also pretrain the baseline on --source and fine-tune it on the target "
                         "under the first protocol (default: on; --quick: off)")
+    p.add_argument("--fusion", action=argparse.BooleanOptionalAction, default=None,
+                   help="also generate faces and run the audio-visual fusion stage (one LSTM per "
+                        "modality, decision-level fusion; default: on; --quick: off)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-transfer", action="store_true",
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick, target=args.target, source=args.source,
         protocols=tuple(pick(args.protocol, "protocols")),
         finetune=pick(args.finetune, "finetune"), pathnet=not args.no_transfer,
+        fusion=pick(args.fusion, "fusion"), fusion_epochs=DEFAULTS[mode]["fusion_epochs"],
         baseline=baseline_config(args, epochs=pick(args.epochs, "epochs"),
                                  lr=pick(args.lr, "lr")),
         folds=pick(args.folds, "folds"), repeats=args.repeats, seed=args.seed,

@@ -79,6 +79,9 @@ class Fold:
         ``checkpoint_dir``; None: do not checkpoint.
     identity : dict
         ``name``, ``protocol`` and ``fold``: pass it as the ``identity`` of those checkpoints.
+    groups_test : numpy.ndarray of int64
+        Utterance index of every test segment (no labels): for models that read other data of
+        the same utterances (another modality) or predict whole utterances.
     """
 
     index: int
@@ -92,6 +95,7 @@ class Fold:
     test_accuracy: Callable[[np.ndarray], float]
     checkpoint_dir: str | None = None
     identity: dict[str, Any] = field(default_factory=dict)
+    groups_test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -307,7 +311,8 @@ def cross_validate(
                         y_train=seg_y[seg_tr], groups_train=groups[seg_tr],
                         speakers_train=speakers_of_segments[seg_tr], X_test=X_te,
                         test_accuracy=test_accuracy, checkpoint_dir=fold_dir,
-                        identity={"name": name, "protocol": protocol, "fold": f})
+                        identity={"name": name, "protocol": protocol, "fold": f},
+                        groups_test=groups[seg_te])
             out = fit_fold(fold)
         if np.shape(out.posteriors) != (seg_te.size, data.n_classes):
             raise InputError(f"fit_fold returned posteriors of shape {np.shape(out.posteriors)} "

@@ -5,7 +5,10 @@
 3. cross-validate the baseline GroupNorm CNN on the target under leakage-free protocols, and
    optionally fine-tune one pretrained on the source;
 4. optionally run PathNet scratch vs transfer from the source to the target;
-5. write one report (tables, JSON with every fold, and plots when asked for).
+5. optionally (``fusion``) extract the target's face crops too and cross-validate one LSTM per
+   modality with decision-level fusion (:mod:`emofast.experiments.fusion`; the corpora are then
+   generated with video);
+6. write one report (tables, JSON with every fold, and plots when asked for).
 
 Everything runs through :mod:`emofast.dataset`, the fold loop of
 :mod:`emofast.experiments.crossval` and :mod:`emofast.report`; this module only chooses settings.
@@ -21,7 +24,10 @@ from typing import Any, TextIO
 from emofast.errors import InputError
 from emofast.experiments.baseline import BaselineConfig, evaluate_cnn, pretrain
 
-__all__ = ["DemoSettings", "run_demo"]
+__all__ = ["DemoSettings", "run_demo", "FUSION_ROWS"]
+
+#: Rows of the demo's fusion stage (``emofast fuse`` runs every method).
+FUSION_ROWS = ("audio", "video", "lr", "ensemble", "ensemble+prior", "lr+ensemble+prior:audio")
 
 _PROTOCOL_ROWS = {"kfold": "{k}-fold by utterance", "loso": "leave-one-speaker-out",
                   "segment": "{k}-fold by segment"}
@@ -43,6 +49,10 @@ class DemoSettings:
         Also pretrain the baseline on the source and fine-tune it under the first protocol.
     pathnet : bool
         Run PathNet scratch vs transfer (k-fold by utterance).
+    fusion : bool
+        Run the audio-visual fusion stage (k-fold by utterance; :data:`FUSION_ROWS`).
+    fusion_epochs : int
+        Epochs of its per-modality LSTMs.
     baseline : BaselineConfig
     folds, repeats, seed : int
     progress, plots : bool
@@ -54,6 +64,8 @@ class DemoSettings:
     protocols: tuple[str, ...] = ("kfold", "loso")
     finetune: bool = True
     pathnet: bool = True
+    fusion: bool = False
+    fusion_epochs: int = 30
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     folds: int = 5
     repeats: int = 1
@@ -104,7 +116,7 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
 
     s = settings
     t_start = time.perf_counter()
-    n_steps = 4 + s.pathnet
+    n_steps = 4 + s.pathnet + s.fusion
     mode = "quick" if s.quick else "full"
     if s.source == s.target and (s.finetune or s.pathnet):
         raise InputError(f"--source and --target are both {s.target!r}; transfer needs two "
@@ -112,7 +124,7 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
 
     say(f"[1/{n_steps}] demo corpora ({mode}) in {cache / 'corpora'}")
     t = time.perf_counter()
-    roots = make_demo_corpora(cache / "corpora", seed=s.seed, quick=s.quick, video=False)
+    roots = make_demo_corpora(cache / "corpora", seed=s.seed, quick=s.quick, video=s.fusion)
     for name in (s.target, s.source):
         if name not in roots:
             raise InputError(f"unknown demo corpus {name!r}; choose from {sorted(roots)}")
@@ -167,6 +179,25 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
             say(f"      {ev.name}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}")
         evaluations += list(arms.values())
         extra_plots = [curves_figure(list(arms.values())), pathway_figure(arms["transfer"])]
+        say(f"      done ({time.perf_counter() - t:.1f} s)")
+
+    if s.fusion:
+        from emofast.experiments.fusion import FusionConfig, evaluate_fusion
+
+        say(f"[{n_steps - 1}/{n_steps}] audio-visual fusion on {s.target}: one LSTM per modality, "
+            f"{s.fusion_epochs} epochs, {s.folds}-fold by utterance")
+        t = time.perf_counter()
+        utts = select_modality(load_corpus("demo", roots[s.target]).utterances, "video")
+        video = dataset.from_feature_set(store.extract(s.target, utts, "video",
+                                                       progress=s.progress), target.classes)
+        say(f"      {s.target} faces: {video.summary()}")
+        fused = evaluate_fusion({"audio": target, "video": video}, "kfold",
+                                FusionConfig(epochs=s.fusion_epochs), folds=s.folds, seed=s.seed,
+                                methods=FUSION_ROWS)
+        for ev in fused:
+            ev.name = f"fusion {ev.name}"
+            say(f"      {ev.name}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}")
+        evaluations += fused
         say(f"      done ({time.perf_counter() - t:.1f} s)")
 
     say(f"[{n_steps}/{n_steps}] report in {out}")

@@ -2,5 +2,6 @@
 from emofast.nn.cnn import GroupNormCNN
 from emofast.nn.losses import ContrastiveLoss
 from emofast.nn.pathnet import PathNet
+from emofast.nn.sequence import SequenceClassifier
 
-__all__ = ["ContrastiveLoss", "PathNet", "GroupNormCNN"]
+__all__ = ["ContrastiveLoss", "PathNet", "GroupNormCNN", "SequenceClassifier"]
