@@ -1,5 +1,8 @@
 """Corpus loaders: native on-disk layouts to utterance records in one emotion vocabulary.
 
+Why one ~620-line module: six small file-name parsers, each next to the layout it documents, and
+the walk/detect/load code they plug into; a package of 50-line files would scatter one table.
+
 Every loader walks a corpus folder, parses each media file name (and, where the corpus encodes it,
 the folder path), and yields :class:`Utterance` records. Files whose names do not parse are listed
 in :attr:`CorpusIndex.skipped` with the reason; nothing is guessed.
@@ -17,8 +20,6 @@ Supported layouts
 ``demo``       emofast's synthetic corpora, ``<root>/manifest.json`` and
                ``<root>/<speaker>/<speaker>_<emotion>_<n>.wav|.mp4`` (see :mod:`emofast.synthetic`).
 
-Why one ~620-line module: six small file-name parsers, each next to the layout it documents, and
-the walk/detect/load code they plug into; a package of 50-line files would scatter one table.
 """
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Embedded demo corpora: synthetic emotional speech (WAV) and faces (MP4 with an audio track).
 
+Why one ~640-line module: speech and faces are driven by one table of per-emotion cues and one
+per-speaker/per-corpus parameter draw, and the demo's determinism (same seed, same bytes) depends on
+drawing them in one order; split files would have to share that state.
+
 A newcomer without any corpus can run the whole pipeline on three small "corpora" that differ the
 way real corpora differ: other speakers and faces, another recording channel, noise and lighting.
 The emotion structure is learnable but not trivial: every cue varies from utterance to utterance
@@ -28,9 +32,6 @@ Layout of one corpus (see :mod:`emofast.corpora`, loader ``"demo"``)::
 
 Requires scikit-image (for the face photo) when ``video=True``.
 
-Why one ~640-line module: speech and faces are driven by one table of per-emotion cues and one
-per-speaker/per-corpus parameter draw, and the demo's determinism (same seed, same bytes) depends on
-drawing them in one order; split files would have to share that state.
 """
 from __future__ import annotations
 

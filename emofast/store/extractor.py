@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ _BUILTIN = {"audio": ("emofast.audio.extractor", "LogMelExtractor"),
             "video": ("emofast.video.extractor", "FaceExtractor")}
 
 
-class Extractor:
+class Extractor(ABC):
     """Base class of feature extractors for :class:`emofast.store.FeatureStore`.
 
     Subclasses set ``modality`` and ``name`` (and ``version``, ``row_shape``, ``dtype`` when they
@@ -69,13 +70,13 @@ class Extractor:
     #: dtype of the rows, when known before extracting; else None.
     dtype: np.dtype | None = None
 
+    @abstractmethod
     def settings(self) -> dict:
         """Every setting that changes a feature value, JSON-able (hashed into the store key)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def __call__(self, path: str) -> Any:
         """Features of one file: an array ``(n_rows, *row_shape)``."""
-        raise NotImplementedError
 
     def extract_many(self, paths: Sequence[str], *, workers: int | None = None,
                      progress: bool = True) -> Iterator[Result]:

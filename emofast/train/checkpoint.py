@@ -19,6 +19,7 @@ a run's manifest) is one ``torch.save`` file holding plain data only::
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -120,10 +121,8 @@ def save(path: str | os.PathLike, kind: str, identity: dict, state: dict) -> Non
         torch.save(obj, tmp)
         os.replace(tmp, path)
     except BaseException as exc:
-        try:
+        with contextlib.suppress(OSError):  # the temporary file may not exist yet
             os.remove(tmp)
-        except OSError:
-            pass
         if isinstance(exc, Exception) and not isinstance(exc, StoreError):
             raise StoreError(f"cannot write checkpoint {path}: {exc}") from exc
         raise
