@@ -44,6 +44,8 @@ __all__ = [
     "open_feature_set",
     "load",
     "Standardizer",
+    "NORMALIZATIONS",
+    "normalize",
 ]
 
 
@@ -120,7 +122,8 @@ class SegmentData:
     Attributes
     ----------
     X : RowView or numpy.ndarray
-        Segment features, shape ``(n_segments, C, H, W)`` (log-Mel, Δ, ΔΔ or RGB).
+        Segment features, shape ``(n_segments, C, H, W)`` (log-Mel, Δ, ΔΔ or RGB), or
+        ``(n_utterances, F)`` feature vectors (one row per utterance, e.g. openSMILE functionals).
     segment_labels : numpy.ndarray of int64
         Class index of every segment.
     groups : numpy.ndarray of int64
@@ -137,6 +140,8 @@ class SegmentData:
         Name of the corpus (for reports).
     dropped : dict of str to int
         Utterances left out by the label selection, per label.
+    normalization : str or None
+        ``"speaker"`` or ``"corpus"`` after :func:`normalize` (transductive), else None.
     """
 
     X: Any
@@ -148,6 +153,7 @@ class SegmentData:
     classes: list[str]
     corpus: str = ""
     dropped: dict[str, int] = field(default_factory=dict)
+    normalization: str | None = None
 
     @property
     def n_utterances(self) -> int:
@@ -194,9 +200,10 @@ def _build(X: Any, rows: list[np.ndarray], names: Sequence[str], speakers: Seque
                          "selection; need at least two classes")
     sizes = np.array([rows[u].size for u in keep])
     view = RowView(X, np.concatenate([rows[u] for u in keep]), channels_last=channels_last)
-    if view.ndim != 4 or view.shape[1] != 3 or view.shape[2] != view.shape[3]:
+    if (view.ndim != 2
+            and (view.ndim != 4 or view.shape[1] != 3 or view.shape[2] != view.shape[3])):
         raise InputError(f"segments{where} have shape {view.shape[1:]}; expected 3 × N × N "
-                         "(log-Mel, Δ, ΔΔ or RGB)")
+                         "(log-Mel, Δ, ΔΔ or RGB) or a feature vector")
     groups = np.repeat(np.arange(len(keep), dtype=np.int64), sizes)
     return SegmentData(X=view, segment_labels=codes[groups], groups=groups, labels=codes,
                        speakers=np.asarray([str(speakers[u]) for u in keep]),
@@ -231,9 +238,10 @@ def from_feature_set(feature_set: Any, classes: Sequence[str] | None = None) -> 
     """
     records = list(feature_set.utterances)
     features = feature_set.features
-    if features.ndim != 4:
-        raise InputError(f"expected 4-D segment features, got shape {features.shape}")
-    channels_last = features.shape[-1] in (1, 3) and features.shape[1] not in (1, 3)
+    if features.ndim not in (2, 4):
+        raise InputError(f"expected 4-D segments or 2-D feature vectors, got shape {features.shape}")
+    channels_last = (features.ndim == 4 and features.shape[-1] in (1, 3)
+                     and features.shape[1] not in (1, 3))
     rows = [np.arange(int(_field(r, "start")), int(_field(r, "stop"))) for r in records]
     return _build(features, rows, [_field(r, "label") for r in records],
                   [_field(r, "speaker") for r in records], [_field(r, "id") for r in records],
@@ -310,7 +318,7 @@ def from_archive(path: str | os.PathLike, classes: Sequence[str] | None = None) 
 
 
 def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str = "audio", *,
-                     default_settings: bool = False):
+                     default_settings: bool = False, functionals: str | None = None):
     """Open a complete feature set of a store.
 
     Parameters
@@ -323,6 +331,8 @@ def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str
         Audio: require the settings ``emofast features`` uses (the default
         :class:`emofast.audio.LogMelConfig`) and refuse a set extracted with others; False: the
         one set stored for ``corpus``/``modality``, whatever its settings.
+    functionals : {"compare", "egemaps"}, optional
+        Open the openSMILE functionals stored by ``emofast features --functionals`` instead.
 
     Raises
     ------
@@ -335,6 +345,12 @@ def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str
     if not root.is_dir():
         raise MissingFileError(f"feature store {str(root)!r} does not exist; create it with "
                                "`emofast features <corpus> <root> --out STORE`")
+    if functionals is not None:
+        from emofast.audio.functionals import FunctionalsExtractor
+
+        if modality != "audio":
+            raise InputError(f"functionals are audio features, not {modality}")
+        return FeatureStore(root).open(corpus, FunctionalsExtractor(functionals))
     config = None
     if modality == "audio" and default_settings:
         from emofast.audio import LogMelConfig
@@ -387,16 +403,19 @@ class Standardizer:
         Parameters
         ----------
         X : array-like of shape (n, ...)
-        per : {"channel", "feature"}
+        per : {"channel", "band", "feature"}
             ``channel``: one mean/std per axis-1 entry (the CNN's input channels: log-Mel, Δ,
-            ΔΔ); ``feature``: one per input value (PathNet's flattened inputs).
+            ΔΔ); ``band``: one per channel and axis-2 entry (Mel band), over segments and frames;
+            ``feature``: one per input value (PathNet's flattened inputs, functionals).
         rows : array of int, optional
         chunk : int
         eps : float
             Added to the standard deviation (constant inputs map to 0, not NaN).
         """
-        if per not in ("channel", "feature"):
-            raise InputError(f"per must be 'channel' or 'feature', got {per!r}")
+        if per not in ("channel", "band", "feature"):
+            raise InputError(f"per must be 'channel', 'band' or 'feature', got {per!r}")
+        if per == "band" and len(X.shape) != 4:
+            raise InputError(f"per='band' needs (n, channels, bands, frames) inputs, got {X.shape}")
         rows = np.arange(len(X)) if rows is None else np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             raise InputError("cannot standardise: no training rows")
@@ -404,15 +423,64 @@ class Standardizer:
         n = 0
         for start in range(0, rows.size, chunk):
             xb = np.asarray(X[rows[start:start + chunk]], dtype=np.float64)
-            axes = (0,) if per == "feature" else (0, *range(2, xb.ndim))
+            axes = {"feature": (0,), "band": (0, 3)}.get(per, (0, *range(2, xb.ndim)))
             part, part2 = xb.sum(axis=axes), (xb * xb).sum(axis=axes)
             s, ss = (part, part2) if s is None else (s + part, ss + part2)
             n += xb.size // part.size
         mean = s / n
         std = np.sqrt(np.maximum(ss / n - mean ** 2, 0.0)) + eps
-        shape = (1, *mean.shape) if per == "feature" else (1, -1, *(1,) * (len(X.shape) - 2))
+        shape = {"feature": (1, *mean.shape), "band": (1, *mean.shape, 1)}.get(
+            per, (1, -1, *(1,) * (len(X.shape) - 2)))
         return cls(mean.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32))
 
     def __call__(self, X: Any) -> np.ndarray:
         """``(X - mean) / std`` as float32."""
         return ((np.asarray(X, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
+
+
+#: What :func:`normalize` standardises by.
+NORMALIZATIONS: tuple[str, ...] = ("speaker", "corpus")
+
+
+def normalize(data: SegmentData, by: str = "speaker", *, per: str | None = None) -> SegmentData:
+    """Standardise every speaker's (or the whole corpus's) segments by their own statistics.
+
+    The usual practice in speaker-independent emotion recognition: it removes a speaker's (or a
+    recording setup's) offset and scale without labels. It is **transductive**: a test speaker is
+    normalised with statistics of its own test data, so results are marked as such
+    (:attr:`SegmentData.normalization`, ``†`` in reports). Applied before any split, it leaks
+    nothing across speakers: each speaker's statistics come from that speaker alone.
+
+    Parameters
+    ----------
+    data : SegmentData
+    by : {"speaker", "corpus"}
+    per : {"band", "channel", "feature"}, optional
+        Statistics kept apart (see :meth:`Standardizer.fit`); default ``"band"`` (per channel and
+        Mel band) for 4-D segments, ``"feature"`` for feature vectors.
+
+    Returns
+    -------
+    SegmentData
+        A copy whose ``X`` is an in-memory float32 array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(16, dtype=np.float32).reshape(4, 4)
+    >>> d = normalize(from_arrays(X, [0, 1, 2, 3], ["a", "b", "a", "b"], ["s1", "s1", "s2", "s2"]))
+    >>> d.X[:, 0].round(3).tolist(), d.normalization
+    ([-1.0, 1.0, -1.0, 1.0], 'speaker')
+    """
+    import dataclasses
+
+    if by not in NORMALIZATIONS:
+        raise InputError(f"normalisation must be one of {NORMALIZATIONS}, got {by!r}")
+    X = data.arrays()
+    per = per or ("band" if X.ndim == 4 else "feature")
+    keys = data.speakers[data.groups] if by == "speaker" else np.zeros(len(X), dtype=np.int64)
+    out = np.empty_like(X)
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        out[rows] = Standardizer.fit(X, per=per, rows=rows)(X[rows])
+    return dataclasses.replace(data, X=out, normalization=by)

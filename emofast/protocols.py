@@ -30,6 +30,7 @@ __all__ = [
     "segment_kfold",
     "segments_of",
     "aggregate_segments",
+    "AGGREGATIONS",
     "make_splits",
     "PROTOCOLS",
 ]
@@ -216,12 +217,18 @@ def segments_of(utterance_idx: np.ndarray, groups: Sequence | np.ndarray) -> np.
     return np.flatnonzero(np.isin(g, np.asarray(utterance_idx))).astype(np.int64)
 
 
+#: Utterance aggregations of :func:`aggregate_segments`.
+AGGREGATIONS: tuple[str, ...] = ("mean", "logmean")
+
+
 def aggregate_segments(
     posteriors: np.ndarray,
     groups: Sequence | np.ndarray,
     n_groups: int | None = None,
+    *,
+    how: str = "mean",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Utterance posteriors as the mean of their segments' posteriors.
+    """Utterance posteriors from their segments' posteriors.
 
     Parameters
     ----------
@@ -232,6 +239,10 @@ def aggregate_segments(
     n_groups : int, optional
         If given, return one row per utterance ``0 .. n_groups-1`` (rows of utterances without any
         segment are NaN); otherwise one row per distinct group, in sorted order.
+    how : {"mean", "logmean"}, default "mean"
+        ``mean``: the mean of the segment posteriors; ``logmean``: the normalised geometric mean
+        (softmax of the mean log-posterior, posteriors floored at 1e-12), which lets confident
+        segments veto a class. See :data:`AGGREGATIONS`.
 
     Returns
     -------
@@ -255,11 +266,18 @@ def aggregate_segments(
         if g.size and g.max() >= n_groups:
             raise InputError(f"group id {int(g.max())} is out of range for n_groups={n_groups}")
         ids, inverse, rows = np.arange(n_groups), g, n_groups
+    if how not in AGGREGATIONS:
+        raise InputError(f"aggregation must be one of {AGGREGATIONS}, got {how!r}")
+    if how == "logmean":
+        p = np.log(np.maximum(p, 1e-12))
     sums = np.zeros((rows, p.shape[1]), dtype=np.float64)
     np.add.at(sums, inverse, p)
     counts = np.bincount(inverse, minlength=rows).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = sums / counts[:, None]
+        if how == "logmean":
+            out = np.exp(out - out.max(axis=1, keepdims=True))
+            out /= out.sum(axis=1, keepdims=True)
     return out, ids.astype(np.int64)
 
 

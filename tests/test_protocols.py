@@ -121,3 +121,17 @@ def test_group_norm_cnn_shapes():
         GroupNormCNN(1)
     with pytest.raises(ValueError, match="too small"):
         GroupNormCNN(3, input_size=8)
+
+
+def test_aggregate_logmean_is_the_normalised_geometric_mean():
+    from emofast.errors import InputError
+    from emofast.protocols import aggregate_segments
+
+    p = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]])
+    mean, ids = aggregate_segments(p, [0, 0, 1])
+    geo, _ = aggregate_segments(p, [0, 0, 1], how="logmean")
+    g = np.sqrt(p[0] * p[1])
+    assert np.allclose(geo[0], g / g.sum()) and np.allclose(geo[1], p[2])
+    assert np.allclose(mean[0], [0.65, 0.35])
+    with pytest.raises(InputError):
+        aggregate_segments(p, [0, 0, 1], how="median")

@@ -83,6 +83,22 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
     g.add_argument("--seed", type=int, default=0, help="random seed [%(default)s]")
     g.add_argument("--threads", type=int, default=1,
                    help="torch threads; 1 is fastest on a shared 2-core machine [%(default)s]")
+    r = p.add_argument_group("training recipe (each off by default; see docs/experiments.md)")
+    r.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay [0]")
+    r.add_argument("--schedule", choices=("constant", "cosine", "onecycle"), default="constant",
+                   help="learning-rate schedule [%(default)s]")
+    r.add_argument("--balanced", action="store_true",
+                   help="class-balanced cross-entropy weights from the training labels")
+    r.add_argument("--label-smoothing", type=float, default=0.0, help="[0]")
+    r.add_argument("--spec-augment", type=int, nargs=2, metavar=("FREQ", "TIME"), default=(0, 0),
+                   help="SpecAugment: frequency and time masks per segment (e.g. 2 2) [0 0]")
+    r.add_argument("--mask-width", type=int, default=8, help="widest mask, bands/frames [8]")
+    r.add_argument("--mixup", type=float, default=0.0, help="mixup alpha; 0 is off [0]")
+    r.add_argument("--val-speakers", type=int, default=0,
+                   help="hold out N training speakers per fold and keep the epoch with the best "
+                        "validation UAR (never the test fold) [0: train all epochs]")
+    r.add_argument("--patience", type=int, default=None,
+                   help="with --val-speakers: stop after N epochs without improvement")
 
 
 def baseline_config(args: argparse.Namespace, **resolved: Any):
@@ -91,7 +107,11 @@ def baseline_config(args: argparse.Namespace, **resolved: Any):
     from emofast.experiments.baseline import BaselineConfig
 
     values = dict(width=args.width, dropout=args.dropout, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr)
+                  batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                  schedule=args.schedule, class_weight="balanced" if args.balanced else None,
+                  label_smoothing=args.label_smoothing, freq_masks=args.spec_augment[0],
+                  time_masks=args.spec_augment[1], mask_width=args.mask_width, mixup=args.mixup,
+                  val_speakers=args.val_speakers, patience=args.patience)
     return BaselineConfig(**{**values, **resolved})
 
 

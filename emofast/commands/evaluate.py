@@ -8,6 +8,12 @@ a store written by ``emofast features``::
 
     emofast evaluate STORE --corpus emodb --protocol kfold loso --out results/
 
+The classic baseline under the same folds: openSMILE functionals (``emofast features ...
+--functionals compare``) with logistic regression, every speaker normalised by its own statistics::
+
+    emofast evaluate STORE --corpus emodb --protocol loso --model logreg --features compare \
+        --normalize speaker --out results/
+
 Score predictions saved as ``.npz`` (``y_true`` int array, ``posteriors`` (n, C) array, optional
 ``classes`` string array)::
 
@@ -50,6 +56,22 @@ def register(subparsers: Any) -> None:
                         "segment: the papers' segment-level split (leaks, marked *) [kfold]")
     p.add_argument("--labels", type=parse_labels, default=None,
                    help="emotions to keep: all, paper-six, or a comma list [all]")
+    p.add_argument("--model", choices=("cnn", "logreg", "svm"), default="cnn",
+                   help="GroupNorm CNN, or a linear model (logistic regression, linear SVM; "
+                        "needs scikit-learn) [%(default)s]")
+    p.add_argument("--features", choices=("logmel", "compare", "egemaps"), default="logmel",
+                   help="stored audio features: log-Mel segments, or openSMILE functionals "
+                        "(ComParE_2016, eGeMAPSv02) [%(default)s]")
+    p.add_argument("--C", type=float, default=None, dest="C",
+                   help="linear models: inverse L2 strength [chosen on --val-speakers (2 if "
+                        "unset) held-out training speakers]")
+    p.add_argument("--normalize", choices=("none", "speaker", "corpus"), default="none",
+                   help="standardise every speaker's (or the corpus's) features by its own "
+                        "statistics, test speakers included, without labels: transductive, marked "
+                        "† in the report [%(default)s]")
+    p.add_argument("--aggregate", choices=("mean", "logmean"), default="mean",
+                   help="utterance posterior from segment posteriors: mean, or normalised "
+                        "geometric mean [%(default)s]")
     p.add_argument("--predictions", type=Path,
                    help="score this .npz (y_true, posteriors[, classes]) instead of training")
     p.add_argument("--out", type=Path, default=Path("emofast-results"),
@@ -83,6 +105,26 @@ def _score_predictions(path: Path):
                       scores=score(y, scores=post, n_classes=post.shape[1]), protocol="given")
 
 
+def _evaluator(args: argparse.Namespace, data: Any) -> Any:
+    """``evaluate(data, protocol, **options)`` of the chosen model, its settings bound."""
+    import functools
+
+    from emofast.errors import InputError
+
+    if args.model == "cnn":
+        from emofast.experiments.baseline import evaluate_cnn
+
+        if np.ndim(data.X[:1]) != 4:
+            raise InputError(f"the CNN needs log-Mel segments; {args.features} are feature "
+                             "vectors: use --model logreg or svm")
+        return functools.partial(evaluate_cnn, config=baseline_config(args),
+                                 progress=not args.no_progress)
+    from emofast.experiments.classic import LinearConfig, evaluate_linear
+
+    config = LinearConfig(args.model, C=args.C, val_speakers=args.val_speakers or 2)
+    return functools.partial(evaluate_linear, config=config)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast evaluate``."""
     from emofast.report import write_report
@@ -94,34 +136,37 @@ def run(args: argparse.Namespace) -> int:
     else:
         from emofast import dataset
         from emofast.errors import InputError
-        from emofast.experiments.baseline import evaluate_cnn
         from emofast.report import PROTOCOL_NAMES
 
         if not args.store:
             raise InputError("give a feature STORE folder or --predictions FILE")
         set_threads(args.threads)
+        functionals = None if args.features == "logmel" else args.features
         data = dataset.from_feature_set(
-            dataset.open_feature_set(args.store, args.corpus, args.modality, default_settings=True),
+            dataset.open_feature_set(args.store, args.corpus, args.modality, default_settings=True,
+                                     functionals=functionals),
             args.labels)
-        config = baseline_config(args)
-        print(f"{data.corpus} ({args.modality}): {data.summary()}", flush=True)
+        evaluate = _evaluator(args, data)
+        print(f"{data.corpus} ({args.modality}, {args.features}): {data.summary()}", flush=True)
         evaluations = []
         ckpt = checkpoint_dir(args, out_dir)
         for protocol in args.protocol:
             print(f"  {PROTOCOL_NAMES[protocol]}:", flush=True)
             with announce_resumes("    "):
-                ev = evaluate_cnn(data, protocol, config, folds=args.folds, repeats=args.repeats,
-                                  seed=args.seed, max_folds=args.max_folds,
-                                  fold_indices=fold_indices(args), progress=not args.no_progress,
-                                  on_fold=print_fold("    "),
-                                  checkpoint_dir=None if ckpt is None else ckpt / protocol)
+                ev = evaluate(data, protocol, folds=args.folds, repeats=args.repeats,
+                              seed=args.seed, max_folds=args.max_folds,
+                              fold_indices=fold_indices(args), on_fold=print_fold("    "),
+                              checkpoint_dir=None if ckpt is None else ckpt / protocol,
+                              normalize=None if args.normalize == "none" else args.normalize,
+                              aggregate=args.aggregate)
             fw = np.asarray(ev.fold_uar, dtype=float)
             print(f"  {PROTOCOL_NAMES[protocol]}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}"
                   f"  (fold UAR {np.nanmean(fw):.3f} ± {np.nanstd(fw):.3f} over {fw.size} folds, "
                   f"{ev.seconds:.0f} s)", flush=True)
             evaluations.append(ev)
-        title = (f"emofast evaluate: {data.corpus} {args.modality} features, baseline GN-CNN "
-                 f"({len(data.classes)} classes)")
+        model = {"cnn": "GN-CNN", "logreg": "logistic regression", "svm": "linear SVM"}[args.model]
+        title = (f"emofast evaluate: {data.corpus} {args.modality} {args.features} features, "
+                 f"{model} ({len(data.classes)} classes)")
     out = write_report(out_dir, evaluations, title=title, plots=not args.no_plots,
                        notice=sys.stdout, extra_json={"command": getattr(args, "command_line", None)})
     print()

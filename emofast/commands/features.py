@@ -5,6 +5,7 @@ Example::
     emofast features emodb /data/EMO-DB --out ~/emofast-store
     emofast features auto /data/SAVEE --out ~/emofast-store --modality video
     emofast features emodb /data/EMO-DB --out ~/emofast-store --verify
+    emofast features emodb /data/EMO-DB --out ~/emofast-store --functionals compare
 
 A rerun extracts only new files and files changed since their extraction (size, modification time,
 content hash), and reports files that were removed; ``--verify`` then checks every stored
@@ -42,6 +43,9 @@ def register(subparsers: Any) -> None:
                    help="log-Mel segments (audio) or face crops (video) [%(default)s]")
     p.add_argument("--labels", type=parse_labels, default=None,
                    help="keep only these emotions: paper-six, all, or a comma list [all]")
+    p.add_argument("--functionals", choices=("compare", "egemaps"), default=None,
+                   help="audio: openSMILE functionals (one vector per file; needs the opensmile "
+                        "package) instead of log-Mel segments")
     p.add_argument("--workers", type=int, default=None,
                    help="parallel workers (default: the extractor's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -74,6 +78,7 @@ def extract_corpus(
     verbose: bool = True,
     verify: bool = False,
     lock_timeout: float | None = None,
+    functionals: str | None = None,
 ):
     """Index ``root`` and extract its ``modality`` features into ``store``.
 
@@ -95,6 +100,9 @@ def extract_corpus(
         (:meth:`emofast.store.FeatureStore.verify`).
     lock_timeout : float, optional
         Give up (StoreError) when another extraction holds the set this long (default: wait).
+    functionals : {"compare", "egemaps"}, optional
+        Audio only: openSMILE functionals (:class:`emofast.audio.functionals.FunctionalsExtractor`)
+        instead of log-Mel segments.
 
     Returns
     -------
@@ -112,6 +120,14 @@ def extract_corpus(
     from emofast.errors import InputError
     from emofast.store import FeatureStore, builtin_extractor
 
+    extractor = builtin_extractor(modality)
+    if functionals is not None:
+        from emofast.audio.functionals import FunctionalsExtractor, require_opensmile
+
+        if modality != "audio":
+            raise InputError(f"--functionals are audio features, not {modality}")
+        require_opensmile()
+        extractor = FunctionalsExtractor(functionals)
     index = load_corpus(None if corpus == "auto" else corpus, root)
     if verbose:
         print(index.summary(), flush=True)
@@ -125,14 +141,14 @@ def extract_corpus(
                          + f" in {str(root)!r}")
     name = utts[0].corpus
     fstore = FeatureStore(store)
-    fs = fstore.extract(name, utts, modality, workers=workers, progress=progress,
+    fs = fstore.extract(name, utts, extractor, workers=workers, progress=progress,
                         lock_timeout=lock_timeout)
     if verbose:
         print(", ".join(f"{n} {what}" for what, n in fstore.changes.items()) + " utterance(s)")
         _print_list("removed (source file gone; features kept in the store)",
                     [(i, "removed") for i in fstore.removed_ids])
     if verify:
-        report = fstore.verify(name, builtin_extractor(modality))
+        report = fstore.verify(name, extractor)
         if verbose:
             print(f"verified {report['checked']} utterance(s) against their checksums"
                   + (f"; {len(report['without_checksum'])} stored before checksums existed cannot be "
@@ -147,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``emofast features``."""
     fs = extract_corpus(args.corpus, args.root, args.out, modality=args.modality,
                         labels=args.labels, workers=args.workers, progress=not args.no_progress,
-                        verify=args.verify, lock_timeout=args.lock_timeout)
+                        verify=args.verify, lock_timeout=args.lock_timeout,
+                        functionals=args.functionals)
     print(f"stored {fs.summary()} in {args.out}")
     return 0

@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from emofast.dataset import SegmentData, Standardizer
 from emofast.errors import InputError
 from emofast.experiments.crossval import Fold, FoldOutput, FitFold, cross_validate
 from emofast.report.evaluation import Evaluation
+from emofast.train.fit import TrainingRecipe
 
-__all__ = ["BASELINE_WIDTHS", "BaselineConfig", "make_baseline", "cnn_fold", "evaluate_cnn",
-           "pretrain"]
+__all__ = ["BASELINE_WIDTHS", "BaselineConfig", "make_baseline", "validation_split",
+           "utterance_uar", "cnn_fold", "evaluate_cnn", "pretrain"]
 
 #: GroupNorm CNN presets: name -> (conv channels, hidden fully-connected widths). ``paper`` is the
 #: joint cross-domain paper's network; ``tiny`` is what the demo trains on 2 cores.
@@ -31,7 +34,7 @@ BASELINE_WIDTHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(TrainingRecipe):
     """Settings of the baseline CNN and its training.
 
     Attributes
@@ -42,27 +45,34 @@ class BaselineConfig:
         After each conv block (the paper: 0.5).
     epochs : int, default 20
     batch_size : int, default 16
-    lr : float, default 1e-3
-        Adam learning rate.
+    val_speakers : int, default 0
+        Carve this many speakers from each fold's training side as validation data: the model
+        trains on the others and keeps the epoch with the best validation UAR (utterance level).
+        The test fold is never looked at. 0: train on the whole training side for ``epochs``.
+    patience : int or None, default None
+        With ``val_speakers``: stop after this many epochs without a better validation UAR.
+    The other training options are those of :class:`emofast.train.fit.TrainingRecipe`.
     """
 
     width: str = "tiny"
     dropout: float = 0.2
     epochs: int = 20
     batch_size: int = 16
-    lr: float = 1e-3
+    val_speakers: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.width not in BASELINE_WIDTHS:
             raise InputError(f"width must be one of {sorted(BASELINE_WIDTHS)}, got {self.width!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise InputError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.val_speakers < 0:
+            raise InputError(f"val_speakers must be >= 0, got {self.val_speakers}")
 
     def fit_config(self, seed: int, progress: bool):
         from emofast.train.fit import FitConfig
 
-        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
-                         progress=progress)
+        return FitConfig(**self.recipe(), seed=seed, progress=progress)
 
 
 def make_baseline(n_classes: int, width: str = "tiny", dropout: float = 0.2):
@@ -75,6 +85,35 @@ def make_baseline(n_classes: int, width: str = "tiny", dropout: float = 0.2):
     return GroupNormCNN(n_classes, channels=channels, hidden=hidden, groups=8, dropout=dropout)
 
 
+def validation_split(fold: Fold, n_speakers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``fold.X_train`` to fit on and rows to validate on: ``n_speakers`` speakers of the
+    training side, drawn with the fold's seed (the test fold is not involved).
+
+    Raises
+    ------
+    InputError
+        The training side has at most ``n_speakers`` speakers.
+    """
+    speakers = np.unique(fold.speakers_train)
+    if speakers.size <= n_speakers:
+        raise InputError(f"fold {fold.index + 1}: cannot hold out {n_speakers} validation "
+                         f"speaker(s) from {speakers.size} training speaker(s)")
+    held = np.random.default_rng(fold.seed).choice(speakers, n_speakers, replace=False)
+    is_val = np.isin(fold.speakers_train, held)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def utterance_uar(posteriors: np.ndarray, segment_labels: np.ndarray, groups: np.ndarray,
+                  how: str = "mean") -> float:
+    """UAR of utterance posteriors aggregated from segment posteriors (validation scoring)."""
+    from emofast.metrics import uar
+    from emofast.protocols import aggregate_segments
+
+    post, utts = aggregate_segments(posteriors, groups, how=how)
+    first = np.unique(groups, return_index=True)[1]
+    return uar(segment_labels[first], post.argmax(1))
+
+
 def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | None = None,
              make_model: Callable[[int], Any] | None = None, progress: bool = True,
              desc: str = "fold") -> FitFold:
@@ -82,7 +121,9 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
     fold (from ``init_state`` when fine-tuning; all layers trained), seeded by the fold.
 
     ``make_model(n_classes)`` replaces the preset network (any module mapping
-    ``(batch, C, H, W)`` to logits).
+    ``(batch, C, H, W)`` to logits). With ``config.val_speakers`` the epoch is chosen on speakers
+    held out of the training side (:func:`validation_split`); the test curve is recorded but never
+    used.
     """
     import torch
 
@@ -94,13 +135,27 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
                  else make_baseline(fold.n_classes, config.width, config.dropout))
         if init_state is not None:
             model.load_state_dict(init_state)
-        hist = fit(model, fold.X_train, fold.y_train, config.fit_config(fold.seed, progress),
+        select = None
+        fit_rows = np.arange(len(fold.y_train))
+        if config.val_speakers:
+            fit_rows, val_rows = validation_split(fold, config.val_speakers)
+            X_val = fold.X_train[val_rows]
+            y_val, g_val = fold.y_train[val_rows], fold.groups_train[val_rows]
+
+            def select(m: Any) -> float:
+                return utterance_uar(predict_proba(m, X_val), y_val, g_val)
+
+        X_fit = fold.X_train if fit_rows.size == len(fold.y_train) else fold.X_train[fit_rows]
+        hist = fit(model, X_fit, fold.y_train[fit_rows], config.fit_config(fold.seed, progress),
                    evaluate=lambda m: fold.test_accuracy(predict_proba(m, fold.X_test)),
-                   desc=f"{desc} {fold.index + 1}")
-        return FoldOutput(predict_proba(model, fold.X_test),
-                          curve={"train_loss": hist.train_loss, "train_acc": hist.train_acc,
-                                 "test_acc": hist.eval_acc},
-                          info={"seconds": hist.seconds})
+                   select=select, desc=f"{desc} {fold.index + 1}")
+        curve = {"train_loss": hist.train_loss, "train_acc": hist.train_acc,
+                 "test_acc": hist.eval_acc}
+        if select is not None:
+            curve["val_uar"] = hist.select_score
+        return FoldOutput(predict_proba(model, fold.X_test), curve=curve,
+                          info={"seconds": hist.seconds, "best_epoch": hist.best_epoch,
+                                "epochs_run": len(hist.train_loss)})
 
     return fit_fold
 
@@ -120,6 +175,8 @@ def evaluate_cnn(
     progress: bool = True,
     on_fold: Callable[[int, int, dict], None] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    normalize: str | None = None,
+    aggregate: str = "mean",
 ) -> Evaluation:
     """Cross-validate the baseline CNN on ``data`` under ``protocol``.
 
@@ -140,6 +197,9 @@ def evaluate_cnn(
         :func:`~emofast.experiments.crossval.cross_validate`): finished folds are saved and skipped
         on a rerun; a fold interrupted mid-training restarts from its beginning, which its seed
         makes deterministic, so the result is the one of an uninterrupted run.
+    normalize, aggregate
+        As in :func:`~emofast.experiments.crossval.cross_validate` (per-speaker normalisation,
+        utterance aggregation).
 
     Returns
     -------
@@ -153,7 +213,8 @@ def evaluate_cnn(
         name=name or f"GN-CNN {data.corpus} {protocol}".replace("  ", " "),
         folds=folds, repeats=repeats, seed=seed, max_folds=max_folds, fold_indices=fold_indices,
         standardize="channel", curve_unit="epoch", on_fold=on_fold,
-        checkpoint_dir=checkpoint_dir, identity={"init_state": init},
+        checkpoint_dir=checkpoint_dir, identity={"init_state": init}, normalize=normalize,
+        aggregate=aggregate,
         info={"model": "GN-CNN", **asdict(config), "fine_tuned": init_state is not None})
 
 

@@ -2,13 +2,15 @@
 
 :func:`cross_validate` runs a model over the folds of a protocol of :mod:`emofast.protocols`:
 
+0. optionally normalise every speaker (or the corpus) by its own statistics
+   (:func:`emofast.dataset.normalize`; transductive, label-free, marked ``†`` in reports);
 1. split the utterances (or, for the papers' leaky ``segment`` protocol, the segments);
 2. take the segments of each side's utterances (segments of one utterance never straddle);
 3. standardise both sides with statistics of the **training** side only;
 4. call ``fit_fold(fold)``, which trains whatever model on the training side and returns posteriors
    of the test segments (the CNN baseline, PathNet scratch and transfer, and next joint learning
    and fusion all plug in here);
-5. average segment posteriors per test utterance;
+5. aggregate segment posteriors per test utterance (mean, or normalised geometric mean);
 6. score the pooled test predictions with :func:`emofast.metrics.score`, keeping every fold's
    WAR/UAR, learning curve and details in the returned :class:`~emofast.report.Evaluation`.
 
@@ -40,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from emofast.dataset import SegmentData, Standardizer
+from emofast.dataset import SegmentData, Standardizer, normalize as normalize_data
 from emofast.errors import InputError, StoreError
 from emofast.metrics import score, uar
 from emofast.protocols import aggregate_segments, make_splits, segments_of
@@ -216,6 +218,8 @@ def cross_validate(
     on_fold: Callable[[int, int, dict[str, Any]], None] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     identity: dict[str, Any] | None = None,
+    normalize: str | None = None,
+    aggregate: str = "mean",
 ) -> Evaluation:
     """Run ``fit_fold`` over the folds of ``protocol`` and score the pooled test predictions.
 
@@ -253,12 +257,20 @@ def cross_validate(
     identity : dict, optional
         Plain data that also identifies the run in ``checkpoint_dir`` (what ``fit_fold`` depends
         on beyond ``info``: a source corpus, an initial state, ...).
+    normalize : {None, "speaker", "corpus"}
+        Normalise the data first (:func:`emofast.dataset.normalize`): transductive, recorded in
+        :attr:`Evaluation.transductive`. Data already normalised keeps its mark.
+    aggregate : {"mean", "logmean"}
+        How segment posteriors become utterance posteriors
+        (:func:`emofast.protocols.aggregate_segments`).
 
     Returns
     -------
     emofast.report.Evaluation
     """
     segment_level = protocol == "segment"
+    if normalize is not None:
+        data = normalize_data(data, normalize)
     splits = make_splits(protocol, labels=data.labels, speakers=data.speakers,
                          segment_labels=data.segment_labels, k=folds, repeats=repeats, seed=seed)
     indices = select_folds(len(splits), max_folds, fold_indices)
@@ -269,7 +281,8 @@ def cross_validate(
         run_id = {"protocol": protocol, "seed": seed, "folds": folds, "repeats": repeats,
                   "data": _data_fingerprint(data),
                   "settings": json.loads(json.dumps(info or {}, default=str)),
-                  "standardize": standardize, "flatten": flatten, **(identity or {}), "name": name}
+                  "standardize": standardize, "flatten": flatten, **(identity or {}),
+                  "name": name}
         store = _run_store(checkpoint_dir, run_id)
     t0 = time.perf_counter()
     y_true, posteriors, fold_war, fold_uar, curves, details = [], [], [], [], [], []
@@ -284,7 +297,7 @@ def cross_validate(
         def to_items(post: np.ndarray, seg_te: np.ndarray = seg_te) -> tuple[np.ndarray, np.ndarray]:
             if segment_level:
                 return np.asarray(post, dtype=np.float64), seg_y[seg_te]
-            utt_post, utts = aggregate_segments(post, groups[seg_te])
+            utt_post, utts = aggregate_segments(post, groups[seg_te], how=aggregate)
             return utt_post, data.labels[utts]
 
         def test_accuracy(post: np.ndarray, to_items: Callable = to_items) -> float:
@@ -337,8 +350,9 @@ def cross_validate(
         scores=score(y_all, scores=post_all, n_classes=data.n_classes),
         protocol=protocol, leaky=segment_level, level="segment" if segment_level else "utterance",
         fold_war=fold_war, fold_uar=fold_uar, curves=curves, curve_unit=curve_unit,
-        folds=details, seconds=time.perf_counter() - t0,
+        folds=details, seconds=time.perf_counter() - t0, transductive=data.normalization,
         info={"corpus": data.corpus, "utterances": data.n_utterances, "segments": len(data.X),
               "splits": len(splits), "folds_run": [i + 1 for i in indices],
-              "seed": seed, **(info or {})},
+              "seed": seed, "normalization": data.normalization, "aggregate": aggregate,
+              **(info or {})},
     )

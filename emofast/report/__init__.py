@@ -13,8 +13,8 @@ Rows from a leaky protocol (the papers' segment-level split) are marked ``*`` wi
 from emofast.report.evaluation import PROTOCOL_NAMES, Evaluation
 from emofast.report.pathways import draw_pathways
 from emofast.report.plots import plot_confusion, plot_learning_curves, plot_roc, pyplot
-from emofast.report.tables import (LEAKY_FOOTNOTE, abbreviate, class_table, confusion_table,
-                                   recall_table, results_table)
+from emofast.report.tables import (LEAKY_FOOTNOTE, TRANSDUCTIVE_FOOTNOTE, abbreviate,
+                                   class_table, confusion_table, recall_table, results_table)
 from emofast.report.writer import slug, write_report
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "plot_learning_curves",
     "draw_pathways",
     "LEAKY_FOOTNOTE",
+    "TRANSDUCTIVE_FOOTNOTE",
 ]

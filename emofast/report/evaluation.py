@@ -30,6 +30,9 @@ class Evaluation:
         Metrics of the test predictions pooled over folds.
     protocol : str
         ``"kfold"``, ``"loso"``, ``"segment"`` or free text.
+    transductive : str or None
+        What the inputs were normalised by without labels, test data included (``"speaker"``:
+        every speaker by its own statistics; ``"corpus"``), or None. Marked ``†`` in tables.
     leaky : bool
         Numbers come from a split that leaks (marked ``*``).
     level : str
@@ -63,16 +66,18 @@ class Evaluation:
     folds: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    transductive: str | None = None
 
     @property
     def label(self) -> str:
-        """Row label, with ``*`` when leaky."""
-        return f"{self.name} *" if self.leaky else self.name
+        """Row label, with ``*`` when leaky and ``†`` when transductive."""
+        return row_label(self.name, self.leaky, self.transductive)
 
     def recall_row(self) -> dict[str, Any]:
-        """``{"recall": [...], "war", "uar", "leaky"}``: the row :func:`recall_table` takes."""
+        """``{"recall": [...], "war", "uar", "leaky", "transductive"}``: the row
+        :func:`recall_table` takes."""
         return {"recall": list(self.scores.recall), "war": self.scores.war,
-                "uar": self.scores.uar, "leaky": self.leaky}
+                "uar": self.scores.uar, "leaky": self.leaky, "transductive": self.transductive}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (curves as per-epoch or per-generation lists)."""
@@ -81,6 +86,7 @@ class Evaluation:
             "name": self.name,
             "protocol": self.protocol,
             "leaky": self.leaky,
+            "transductive": self.transductive,
             "level": self.level,
             "n": s.n,
             "classes": self.classes,
@@ -103,6 +109,11 @@ class Evaluation:
             "seconds": self.seconds,
             "info": self.info,
         }
+
+
+def row_label(name: str, leaky: bool = False, transductive: str | None = None) -> str:
+    """``name``, then `` *`` when leaky and `` †`` when transductive."""
+    return name + (" *" if leaky else "") + (" †" if transductive else "")
 
 
 def nan_to_none(values: Any) -> list[float | None]:

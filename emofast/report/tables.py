@@ -15,13 +15,16 @@ from typing import Any
 import numpy as np
 
 from emofast.errors import InputError
-from emofast.report.evaluation import Evaluation
+from emofast.report.evaluation import Evaluation, row_label
 
 __all__ = ["abbreviate", "results_table", "recall_table", "class_table", "confusion_table",
-           "LEAKY_FOOTNOTE"]
+           "LEAKY_FOOTNOTE", "TRANSDUCTIVE_FOOTNOTE"]
 
 LEAKY_FOOTNOTE = ("* leaky: segment-level split, segments of one utterance are in both train and "
                   "test; optimistic, not comparable with utterance-level rows")
+
+TRANSDUCTIVE_FOOTNOTE = ("† transductive: inputs normalised per speaker (or corpus) with that "
+                         "speaker's own statistics, test speakers included (no labels used)")
 
 _OVERALL = ("WAR", "UAR", "UAP", "F1", "AUC", "folds")
 
@@ -69,7 +72,8 @@ def recall_table(
     rows : dict of str to dict
         Row label -> ``{"recall": per-class list or dict by class name, "war": float, "uar":
         float}``, optionally ``"uap"``, ``"f1"``, ``"auc"``, ``"fold_war"`` for the overall
-        columns and ``"leaky": True`` to mark the row ``*``.
+        columns, ``"leaky": True`` to mark the row ``*`` and ``"transductive": "speaker"`` (or
+        ``"corpus"``) to mark it ``†``.
     classes : sequence of str
         Emotion columns; a list ``recall`` is in this order.
     title : str, optional
@@ -86,7 +90,7 @@ def recall_table(
         raise InputError(f"unknown overall column(s) {bad}; choose from {list(_OVERALL)}")
     header = ["Method", *[abbreviate(c) for c in classes], *overall]
     body = []
-    leaky = False
+    leaky = transductive = False
     for name, r in rows.items():
         recall = r["recall"]
         if not isinstance(recall, dict):
@@ -95,12 +99,14 @@ def recall_table(
                                  "classes")
             recall = dict(zip(classes, recall))
         leaky |= bool(r.get("leaky"))
-        body.append([f"{name} *" if r.get("leaky") else name,
+        transductive |= bool(r.get("transductive"))
+        body.append([row_label(name, bool(r.get("leaky")), r.get("transductive")),
                      *[_fmt(None if recall.get(c) is None else float(recall[c]), digits)
                        for c in classes],
                      *[_overall(r, col, digits) for col in overall]])
     text = _render(header, body, title)
-    return text + ("\n" + LEAKY_FOOTNOTE if leaky else "")
+    return text + ("\n" + LEAKY_FOOTNOTE if leaky else "") + (
+        "\n" + TRANSDUCTIVE_FOOTNOTE if transductive else "")
 
 
 def results_table(
@@ -122,7 +128,8 @@ def results_table(
         s = ev.scores
         rows[ev.name] = {"recall": dict(zip(ev.classes, s.recall)), "war": s.war, "uar": s.uar,
                          "uap": s.uap, "f1": s.macro_f1, "auc": s.roc.macro_auc if s.roc else None,
-                         "fold_war": ev.fold_war, "leaky": ev.leaky}
+                         "fold_war": ev.fold_war, "leaky": ev.leaky,
+                         "transductive": ev.transductive}
     return recall_table(rows, classes, title=title, overall=overall, digits=digits)
 
 
@@ -145,7 +152,8 @@ def class_table(ev: Evaluation, *, digits: int = 2) -> str:
                  _fmt(s.micro_f1, digits), _fmt(a_micro, digits), str(int(support.sum()))])
     title = f"{ev.label}: per-emotion scores ({ev.level} level, {ev.protocol})"
     text = _render(["Emotion", "Prec", "Recall", "F1", "AUC", "N"], rows, title)
-    return text + ("\n" + LEAKY_FOOTNOTE if ev.leaky else "")
+    return text + ("\n" + LEAKY_FOOTNOTE if ev.leaky else "") + (
+        "\n" + TRANSDUCTIVE_FOOTNOTE if ev.transductive else "")
 
 
 def confusion_table(ev: Evaluation) -> str:

@@ -1,14 +1,17 @@
-"""A plain supervised training loop.
+"""A supervised training loop with the usual recipe options.
 
-:func:`fit` trains a classifier on segment arrays (mini-batches, Adam or SGD, a seed, a progress
-bar); :func:`predict_proba` returns softmax posteriors. Cross-validation over a protocol is the
-experiment layer's (:func:`emofast.experiments.crossval.cross_validate`).
+:func:`fit` trains a classifier on segment arrays: mini-batches, Adam or SGD, a seed, a progress
+bar, and, each off by default, a learning-rate schedule (cosine or one-cycle), class-balanced loss
+weights, label smoothing, SpecAugment masking and mixup (:mod:`emofast.train.augment`), and model
+selection with early stopping on a validation score the caller computes on data it carved from the
+training side. :func:`predict_proba` returns softmax posteriors. Cross-validation over a protocol is
+the experiment layer's (:func:`emofast.experiments.crossval.cross_validate`).
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -18,6 +21,8 @@ from emofast._progress import progress_bar
 from emofast.errors import InputError
 
 __all__ = [
+    "SCHEDULES",
+    "TrainingRecipe",
     "FitConfig",
     "FitHistory",
     "fit",
@@ -25,33 +30,49 @@ __all__ = [
 ]
 
 
-@dataclass
-class FitConfig:
-    """Hyper-parameters of :func:`fit`.
+#: Learning-rate schedules of :class:`FitConfig`.
+SCHEDULES: tuple[str, ...] = ("constant", "cosine", "onecycle")
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """The training recipe shared by :class:`FitConfig` and the experiment configurations.
 
     Attributes
     ----------
     epochs : int, default 10
     batch_size : int, default 32
     lr : float, default 1e-3
-    optimizer : {"adam", "sgd"}, default "adam"
-    momentum : float, default 0.9
-        SGD only.
     weight_decay : float, default 0.0
-    seed : int, default 0
-        Seeds mini-batch order and dropout (seed the model yourself before building it).
-    progress : bool, default True
-        Show a tqdm bar (stderr).
+    schedule : {"constant", "cosine", "onecycle"}, default "constant"
+        Learning rate per step: constant; cosine decay from ``lr`` to 0; or one-cycle (30 % warm-up
+        to ``lr``, cosine annealing after).
+    class_weight : {None, "balanced"}, default None
+        ``"balanced"``: cross-entropy weights ``n / (n_classes * count_c)`` from the training labels.
+    label_smoothing : float, default 0.0
+    freq_masks, time_masks : int, default 0
+        SpecAugment masks per example (:func:`emofast.train.augment.spec_mask`), 4-D inputs only.
+    mask_width : int, default 8
+        Largest mask, in bands or frames.
+    mixup : float, default 0.0
+        Mixup's α; 0 turns it off.
+    patience : int or None, default None
+        With a ``select`` callback in :func:`fit`: stop after this many epochs without a better
+        selection score (None: train every epoch, still restoring the best epoch's weights).
     """
 
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
-    optimizer: str = "adam"
-    momentum: float = 0.9
     weight_decay: float = 0.0
-    seed: int = 0
-    progress: bool = True
+    schedule: str = "constant"
+    class_weight: str | None = None
+    label_smoothing: float = 0.0
+    freq_masks: int = 0
+    time_masks: int = 0
+    mask_width: int = 8
+    mixup: float = 0.0
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -60,6 +81,46 @@ class FitConfig:
             raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:
             raise InputError(f"lr must be > 0, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise InputError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise InputError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if min(self.freq_masks, self.time_masks, self.mask_width) < 0 or self.mixup < 0:
+            raise InputError("freq_masks, time_masks, mask_width and mixup must be >= 0")
+        if self.patience is not None and self.patience < 1:
+            raise InputError(f"patience must be >= 1 or None, got {self.patience}")
+
+    def recipe(self) -> dict:
+        """The recipe's fields as keyword arguments (for :class:`FitConfig`)."""
+        return {f.name: getattr(self, f.name) for f in fields(TrainingRecipe)}
+
+
+@dataclass(frozen=True)
+class FitConfig(TrainingRecipe):
+    """Hyper-parameters of :func:`fit`: the :class:`TrainingRecipe` and the optimiser.
+
+    Attributes
+    ----------
+    optimizer : {"adam", "sgd"}, default "adam"
+    momentum : float, default 0.9
+        SGD only.
+    seed : int, default 0
+        Seeds mini-batch order, augmentation and dropout (seed the model yourself before building
+        it).
+    progress : bool, default True
+        Show a tqdm bar (stderr).
+    The recipe's attributes are :class:`TrainingRecipe`'s.
+    """
+
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.optimizer not in ("adam", "sgd"):
             raise InputError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
 
@@ -75,6 +136,10 @@ class FitHistory:
     eval_acc : list of float
         What the ``evaluate`` callback of :func:`fit` returned after each epoch (empty without
         one).
+    select_score : list of float
+        What the ``select`` callback returned after each epoch (empty without one).
+    best_epoch : int or None
+        1-based epoch whose weights the model holds after a fit with ``select`` (None without).
     seconds : float
         Wall time of the loop.
     """
@@ -82,6 +147,8 @@ class FitHistory:
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     eval_acc: list[float] = field(default_factory=list)
+    select_score: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
     seconds: float = 0.0
 
 
@@ -114,6 +181,32 @@ def predict_proba(model: nn.Module, X: np.ndarray, *, batch_size: int = 256) -> 
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+def _lr_factor(schedule: str, step: int, total: int) -> float:
+    """Multiplier of the base learning rate at 0-based ``step`` of ``total``."""
+    import math
+
+    t = step / max(total, 1)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+    if schedule == "onecycle":
+        warm = 0.3
+        if t < warm:
+            return 0.04 + 0.96 * t / warm
+        return 0.5 * (1.0 + math.cos(math.pi * (t - warm) / (1 - warm)))
+    return 1.0
+
+
+def _class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, y.size / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+def _n_outputs(model: nn.Module, y: np.ndarray) -> int:
+    n = getattr(model, "n_classes", None)
+    return int(n) if n is not None else int(y.max()) + 1
+
+
 def fit(
     model: nn.Module,
     X: np.ndarray,
@@ -121,6 +214,7 @@ def fit(
     config: FitConfig | None = None,
     *,
     evaluate: Callable[[nn.Module], float] | None = None,
+    select: Callable[[nn.Module], float] | None = None,
     desc: str = "fit",
 ) -> FitHistory:
     """Train ``model`` with cross-entropy on ``(X, y)``.
@@ -136,7 +230,12 @@ def fit(
     config : FitConfig, optional
     evaluate : callable, optional
         ``evaluate(model) -> float`` after every epoch (in evaluation mode), for the learning
-        curve (:attr:`FitHistory.eval_acc`).
+        curve (:attr:`FitHistory.eval_acc`) only: it never changes the training.
+    select : callable, optional
+        ``select(model) -> float`` after every epoch (in evaluation mode), higher is better,
+        computed on validation data carved from the *training* side: the model ends with the
+        weights of the best epoch (ties: the earlier), and training stops after
+        ``config.patience`` epochs without a better score.
     desc : str
         Progress-bar label.
 
@@ -144,14 +243,22 @@ def fit(
     -------
     FitHistory
     """
+    import copy
+
+    from emofast.train.augment import mixup, spec_mask
+
     cfg = config or FitConfig()
     y = np.asarray(y, dtype=np.int64)
     if len(X) != y.size:
         raise InputError(f"X has {len(X)} rows but y has {y.size} labels")
     if y.size == 0:
         raise InputError("no training data")
+    if (cfg.freq_masks or cfg.time_masks) and len(np.shape(X[:1])) != 4:
+        raise InputError("SpecAugment masking needs (n, channels, bands, frames) inputs, got "
+                         f"rows of shape {np.shape(X[:1])[1:]}")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(
@@ -159,20 +266,34 @@ def fit(
     else:
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    n_out = _n_outputs(model, y)
+    weight = _class_weights(y, n_out) if cfg.class_weight == "balanced" else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     yt = torch.from_numpy(y)
     hist = FitHistory()
     t0 = time.perf_counter()
-    steps = cfg.epochs * -(-y.size // cfg.batch_size)
+    per_epoch = -(-y.size // cfg.batch_size)
+    steps = cfg.epochs * per_epoch
     bar = progress_bar(total=steps, desc=desc, enabled=cfg.progress, leave=False, unit="batch")
+    best_state, best_score, since_best, step = None, -np.inf, 0, 0
     model.train()
-    for _ in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
         order = rng.permutation(y.size)
         total_loss, correct = 0.0, 0
         for sel, xb in _batches(X, order, cfg.batch_size):
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * _lr_factor(cfg.schedule, step, steps)
+            step += 1
             yb = yt[sel]
+            if cfg.freq_masks or cfg.time_masks:
+                xb = spec_mask(xb, gen, freq_masks=cfg.freq_masks, time_masks=cfg.time_masks,
+                               max_width=cfg.mask_width)
+            if cfg.mixup > 0:
+                xb, target = mixup(xb, nn.functional.one_hot(yb, n_out).float(), cfg.mixup, gen)
+            else:
+                target = yb
             logits = model(xb)
-            loss = loss_fn(logits, yb)
+            loss = loss_fn(logits, target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -181,12 +302,24 @@ def fit(
             bar.update(1)
         hist.train_loss.append(total_loss / y.size)
         hist.train_acc.append(correct / y.size)
+        was_training = model.training
+        model.eval()
         if evaluate is not None:
-            was_training = model.training
-            model.eval()
             hist.eval_acc.append(float(evaluate(model)))
-            model.train(was_training)
+        if select is not None:
+            score = float(select(model))
+            hist.select_score.append(score)
+            if score > best_score:
+                best_score, since_best, hist.best_epoch = score, 0, epoch + 1
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+        model.train(was_training)
         bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.train_acc[-1]:.2f}")
+        if cfg.patience is not None and select is not None and since_best >= cfg.patience:
+            break
     bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     hist.seconds = time.perf_counter() - t0
     return hist
