@@ -286,6 +286,7 @@ def cross_validate(
         store = _run_store(checkpoint_dir, run_id)
     t0 = time.perf_counter()
     y_true, posteriors, fold_war, fold_uar, curves, details = [], [], [], [], [], []
+    item_ids, item_folds, utterance_ids = [], [], np.asarray(data.ids, dtype=str)
     for pos, f in enumerate(indices):
         tr, te = splits[f]
         seg_tr, seg_te = ((np.asarray(tr), np.asarray(te)) if segment_level
@@ -294,14 +295,15 @@ def cross_validate(
             raise InputError(f"fold {f + 1} of {protocol} has an empty side ({seg_tr.size} train, "
                              f"{seg_te.size} test segments)")
 
-        def to_items(post: np.ndarray, seg_te: np.ndarray = seg_te) -> tuple[np.ndarray, np.ndarray]:
+        def to_items(post: np.ndarray, seg_te: np.ndarray = seg_te
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if segment_level:
-                return np.asarray(post, dtype=np.float64), seg_y[seg_te]
+                return np.asarray(post, dtype=np.float64), seg_y[seg_te], groups[seg_te]
             utt_post, utts = aggregate_segments(post, groups[seg_te], how=aggregate)
-            return utt_post, data.labels[utts]
+            return utt_post, data.labels[utts], utts
 
         def test_accuracy(post: np.ndarray, to_items: Callable = to_items) -> float:
-            p, y = to_items(post)
+            p, y, _ = to_items(post)
             return float(np.mean(p.argmax(1) == y))
 
         fold_file = fold_dir = None
@@ -333,7 +335,9 @@ def cross_validate(
         if fold_file is not None and not os.path.exists(fold_file):
             _save_fold(fold_file, fold_id, out)
             shutil.rmtree(fold_dir, ignore_errors=True)
-        post, y = to_items(out.posteriors)
+        post, y, utts = to_items(out.posteriors)
+        item_ids.append(utterance_ids[utts])
+        item_folds.append(np.full(len(y), f, dtype=np.int64))
         y_true.append(y)
         posteriors.append(post)
         fold_war.append(float(np.mean(post.argmax(1) == y)))
@@ -355,4 +359,6 @@ def cross_validate(
               "splits": len(splits), "folds_run": [i + 1 for i in indices],
               "seed": seed, "normalization": data.normalization, "aggregate": aggregate,
               **(info or {})},
+        predictions={"ids": np.concatenate(item_ids), "folds": np.concatenate(item_folds),
+                     "labels": y_all, "posteriors": post_all},
     )

@@ -51,6 +51,11 @@ class Evaluation:
         Wall time of the evaluation.
     info : dict
         Free-form extras written to JSON (corpus, sizes, settings, command).
+    predictions : dict or None
+        Every scored item's ``ids`` (utterance ids, str), ``folds`` (fold index), ``labels`` (true
+        class index) and ``posteriors`` (n, n_classes), as numpy arrays, so runs over the same
+        folds can be combined later (:mod:`emofast.experiments.combine`). None where the method
+        does not keep them.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Evaluation:
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
     transductive: str | None = None
+    predictions: dict[str, np.ndarray] | None = None
 
     @property
     def label(self) -> str:
@@ -108,7 +114,52 @@ class Evaluation:
             "curve_unit": self.curve_unit,
             "seconds": self.seconds,
             "info": self.info,
+            "predictions": None if self.predictions is None else {
+                "ids": [str(i) for i in self.predictions["ids"]],
+                "folds": np.asarray(self.predictions["folds"]).tolist(),
+                "labels": np.asarray(self.predictions["labels"]).tolist(),
+                "posteriors": np.round(np.asarray(self.predictions["posteriors"], float),
+                                       7).tolist()},
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "results") -> Evaluation:
+        """The :class:`Evaluation` that :meth:`to_dict` wrote, its scores recomputed from the
+        saved predictions.
+
+        Raises
+        ------
+        InputError
+            ``d`` lacks a field, or per-item predictions (``source`` names the file in messages).
+        """
+        from emofast.errors import InputError
+        from emofast.metrics import score
+
+        missing = {"name", "classes", "protocol", "predictions"} - set(d)
+        if missing or d.get("predictions") is None:
+            raise InputError(f"{source}: evaluation {d.get('name', '?')!r} has no per-utterance "
+                             "predictions (written by an older emofast or by a method that keeps "
+                             f"none){'; missing ' + str(sorted(missing)) if missing else ''}")
+        raw = d["predictions"]
+        try:
+            pred = {"ids": np.asarray(raw["ids"], dtype=str),
+                    "folds": np.asarray(raw["folds"], dtype=np.int64),
+                    "labels": np.asarray(raw["labels"], dtype=np.int64),
+                    "posteriors": np.asarray(raw["posteriors"], dtype=np.float64)}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{source}: malformed predictions of {d['name']!r}: {exc}") from None
+        n, c = len(pred["ids"]), len(d["classes"])
+        if pred["posteriors"].shape != (n, c) or len(pred["labels"]) != n or len(pred["folds"]) != n:
+            raise InputError(f"{source}: predictions of {d['name']!r} do not fit {n} items and "
+                             f"{c} classes")
+        return cls(name=d["name"], classes=list(d["classes"]),
+                   scores=score(pred["labels"], scores=pred["posteriors"], n_classes=c),
+                   protocol=d["protocol"], leaky=bool(d.get("leaky", False)),
+                   level=d.get("level", "utterance"), fold_war=list(d.get("fold_war", [])),
+                   fold_uar=list(d.get("fold_uar", [])), curves=list(d.get("curves", [])),
+                   curve_unit=d.get("curve_unit", "epoch"), folds=list(d.get("folds", [])),
+                   seconds=float(d.get("seconds", 0.0)), info=dict(d.get("info", {})),
+                   transductive=d.get("transductive"), predictions=pred)
 
 
 def row_label(name: str, leaky: bool = False, transductive: str | None = None) -> str:

@@ -62,3 +62,26 @@ def test_cnn_refuses_feature_vectors(store, tmp_path, capsys):
                    "--no-progress"])
     assert rc != 0
     assert "use --model logreg" in capsys.readouterr().err
+
+
+def test_combine_cnn_and_logreg_over_the_same_folds(store, tmp_path, capsys):
+    common = ["--protocol", "loso", "--no-plots", "--no-progress"]
+    assert cli.main(["evaluate", str(store), *common, "--epochs", "1",
+                     "--out", str(tmp_path / "cnn")]) == 0
+    assert cli.main(["evaluate", str(store), *common, "--model", "logreg", "--features",
+                     "egemaps", "--C", "1", "--out", str(tmp_path / "lr")]) == 0
+    capsys.readouterr()
+    rc = cli.main(["combine", str(tmp_path / "cnn"), str(tmp_path / "lr" / "results.json"),
+                   "--out", str(tmp_path / "both"), "--no-plots"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    evs = json.loads((tmp_path / "both" / "results.json").read_text())["evaluations"]
+    assert len(evs) == 3 and evs[2]["info"]["members"] == [evs[0]["name"], evs[1]["name"]]
+    assert len(evs[2]["predictions"]["ids"]) == 48 and len(evs[2]["fold_uar"]) == 4
+
+
+def test_combine_errors_name_the_file(tmp_path, capsys):
+    bad = tmp_path / "results.json"
+    bad.write_text("{not json")
+    assert cli.main(["combine", str(bad), str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert str(bad) in capsys.readouterr().err
