@@ -9,7 +9,7 @@ STAMP := $(VENV)/.emofast-installed
 # Extra arguments of the demo, e.g. make demo ARGS="--quick"
 ARGS ?=
 
-.PHONY: install demo test bench cuda-check clean
+.PHONY: install demo test bench cuda-check wheel wheel-check clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -21,7 +21,7 @@ $(PY):
 # (--no-build-isolation: an isolated build would fetch a multi-GB CUDA torch).
 $(STAMP): $(PY) pyproject.toml setup.py constraints.txt $(shell find csrc -type f 2>/dev/null)
 	$(PY) -m pip install -c constraints.txt torch==2.13.0 setuptools wheel ninja
-	$(PY) -m pip install -c constraints.txt --no-build-isolation -e ".[test,bench,plots]"
+	$(PY) -m pip install -c constraints.txt --no-build-isolation -e ".[test,bench,plots,build]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +39,14 @@ bench: $(STAMP)
 # nvcc compile check of every CUDA source (nothing CUDA can run on a machine without a GPU).
 cuda-check: $(STAMP)
 	PYTHON=$(PY) bash .ci/cuda_check.sh
+
+# A wheel built against the installed torch (CPU here; a CUDA torch + EMOFAST_CUDA=1 on a GPU host).
+wheel: $(STAMP)
+	$(PY) -m build --wheel --no-isolation --outdir dist .
+
+# The wheel installed into a fresh virtual environment and smoke-tested there (what CI runs).
+wheel-check: $(STAMP)
+	PYTHON=$(PY) bash .ci/wheel_check.sh
 
 clean:
 	rm -rf build dist *.egg-info emofast/_C*.so

@@ -37,6 +37,24 @@ except ImportError:  # pragma: no cover - build-time guard
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+#: Run-time dependencies besides torch (pyproject.toml declares ``dependencies`` dynamic).
+RUNTIME_DEPENDENCIES = [
+    "numpy>=1.24",
+    "scipy>=1.10",
+    "numba>=0.59",
+    "soundfile>=0.12",
+    "av>=14",
+    "opencv-python-headless>=4.8,<5",
+    "tqdm>=4.60",
+]
+
+
+def torch_requirement() -> str:
+    """``torch==X.Y.Z``: the torch this build compiles ``emofast._C`` against (the C++ ABI of an
+    extension is tied to one torch release; a local label such as ``+cpu`` or ``+cu128`` is left
+    out, so any build of that release satisfies it)."""
+    return "torch==" + torch.__version__.split("+")[0]
+
 
 def _want_cuda() -> bool:
     flag = os.environ.get("EMOFAST_CUDA")
@@ -118,6 +136,7 @@ def extensions():
 if __name__ == "__main__":
     setup(
         packages=find_packages(include=["emofast", "emofast.*"]),
+        install_requires=[torch_requirement(), *RUNTIME_DEPENDENCIES],
         ext_modules=extensions(),
         cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
     )
