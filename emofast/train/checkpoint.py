@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from emofast.errors import InputError, StoreError
+from emofast.errors import EmofastError, InputError, StoreError
 
-__all__ = ["FORMAT", "ResumeWarning", "fingerprint", "save", "load", "check_identity"]
+__all__ = ["FORMAT", "ResumeWarning", "fingerprint", "save", "load", "check_identity",
+           "read_plain", "write_plain"]
 
 #: Version of the checkpoint layout; files of another version are refused.
 FORMAT = 1
@@ -111,12 +112,18 @@ def check_identity(path: str, saved: dict, ours: dict) -> None:
 def save(path: str | os.PathLike, kind: str, identity: dict, state: dict) -> None:
     """Write a checkpoint atomically (temporary file + rename; the temporary file is removed when
     writing fails, and the error is a :class:`StoreError` naming ``path``)."""
+    obj = {"format": FORMAT, "kind": kind, "identity": json.dumps(_plain(identity)),
+           "state": state}
+    write_plain(path, obj)
+
+
+def write_plain(path: str | os.PathLike, obj: Any, what: str = "checkpoint") -> None:
+    """``torch.save(obj)`` atomically: a temporary file beside ``path`` renamed over it, removed
+    when writing fails (the error is then a :class:`StoreError` naming ``path`` and ``what``)."""
     import torch
 
     path = os.fspath(path)
     tmp = f"{path}.tmp"
-    obj = {"format": FORMAT, "kind": kind, "identity": json.dumps(_plain(identity)),
-           "state": state}
     try:
         torch.save(obj, tmp)
         os.replace(tmp, path)
@@ -124,8 +131,53 @@ def save(path: str | os.PathLike, kind: str, identity: dict, state: dict) -> Non
         with contextlib.suppress(OSError):  # the temporary file may not exist yet
             os.remove(tmp)
         if isinstance(exc, Exception) and not isinstance(exc, StoreError):
-            raise StoreError(f"cannot write checkpoint {path}: {exc}") from exc
+            raise StoreError(f"cannot write {what} {path}: {exc}") from exc
         raise
+
+
+def read_plain(path: str | os.PathLike, what: str = "checkpoint", *,
+               error: type[EmofastError] = StoreError,
+               remedy: str = "delete it to start afresh") -> Any:
+    """Read a ``torch.save`` file of tensors and plain data only, never running code from it.
+
+    ``torch.load(weights_only=True)`` refuses any pickled object other than tensors, numbers,
+    strings, lists, tuples and dicts, so a crafted file cannot execute code.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file should be, for messages ("checkpoint", "model bundle").
+    error : type
+        Error class raised for a refused or unreadable file.
+    remedy : str
+        What the user should do about a damaged file (end of the message).
+
+    Raises
+    ------
+    error
+        A code-carrying pickle (refused, never executed) or a damaged or foreign file; the message
+        names ``path``.
+    FileNotFoundError
+        ``path`` does not exist.
+    """
+    import torch
+
+    path = os.fspath(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise error(f"{what} {path} is refused: it holds Python objects other than tensors "
+                        f"and plain data, and emofast never runs code from a {what}; delete it "
+                        "if you did not write it") from None
+        raise error(f"{what} {path} is damaged or not an emofast {what} "
+                    f"({type(exc).__name__}: {exc}); {remedy}") from None
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/... for bad files
+        raise error(f"{what} {path} is damaged or not an emofast {what} "
+                    f"({type(exc).__name__}: {exc}); {remedy}") from None
 
 
 def load(path: str | os.PathLike, kind: str, identity: dict) -> dict:
@@ -138,23 +190,8 @@ def load(path: str | os.PathLike, kind: str, identity: dict) -> dict:
         Damaged or foreign file, code-carrying pickle (refused, never executed), other format or
         kind, or an identity field that differs (named).
     """
-    import torch
-
     path = os.fspath(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
-            raise StoreError(f"checkpoint {path} is refused: it holds Python objects other than "
-                             "tensors and plain data, and emofast never runs code from a "
-                             "checkpoint; delete it if you did not write it") from None
-        raise StoreError(f"checkpoint {path} is damaged or not an emofast checkpoint "
-                         f"({type(exc).__name__}: {exc}); delete it to start afresh") from None
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/... for bad files
-        raise StoreError(f"checkpoint {path} is damaged or not an emofast checkpoint "
-                         f"({type(exc).__name__}: {exc}); delete it to start afresh") from None
+    obj = read_plain(path)
     if not isinstance(obj, dict) or "format" not in obj or "kind" not in obj:
         raise StoreError(f"checkpoint {path} is not an emofast checkpoint (written by an older "
                          "version or another program); delete it to start afresh")
