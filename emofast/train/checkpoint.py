@@ -24,6 +24,8 @@ import hashlib
 import json
 import os
 import pickle
+import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -165,19 +167,29 @@ def read_plain(path: str | os.PathLike, what: str = "checkpoint", *,
 
     path = os.fspath(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error says it
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
-            raise error(f"{what} {path} is refused: it holds Python objects other than tensors "
-                        f"and plain data, and emofast never runs code from a {what}; delete it "
-                        "if you did not write it") from None
-        raise error(f"{what} {path} is damaged or not an emofast {what} "
-                    f"({type(exc).__name__}: {exc}); {remedy}") from None
+        text = str(exc)
+        if "weights only" in text.lower() or "weights_only" in text:
+            wanted = re.search(r"GLOBAL ([\w.]+)", text)
+            reason = (f"it asks for the Python object {wanted.group(1).strip('.')}" if wanted else
+                      "it is not made of tensors and plain data only (a damaged file, or a pickle "
+                      "of other Python objects)")
+            raise error(f"{what} {path} is refused: {reason}, and emofast never runs code from "
+                        f"a {what}; delete it if you did not write it") from None
+        raise error(_damaged(path, what, exc, remedy)) from None
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/... for bad files
-        raise error(f"{what} {path} is damaged or not an emofast {what} "
-                    f"({type(exc).__name__}: {exc}); {remedy}") from None
+        raise error(_damaged(path, what, exc, remedy)) from None
+
+
+def _damaged(path: str, what: str, exc: BaseException, remedy: str) -> str:
+    """One line: ``path`` is damaged, with the first sentence of the reader's error."""
+    detail = " ".join(str(exc).split()).split(". ")[0][:160]
+    return f"{what} {path} is damaged or not an emofast {what} ({type(exc).__name__}: {detail}); {remedy}"
 
 
 def load(path: str | os.PathLike, kind: str, identity: dict) -> dict:
