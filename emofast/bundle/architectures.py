@@ -54,13 +54,21 @@ class Architecture:
     @staticmethod
     def input_shape(settings: dict[str, Any]) -> tuple[int, ...]:
         """Shape of one input row (one segment or face crop), e.g. ``(3, 64, 64)``."""
-        size = int(settings.get("input_size", 64))
-        return int(settings.get("in_channels", 3)), size, size
+        size = _int_setting(settings, "input_size", 64)
+        return _int_setting(settings, "in_channels", 3), size, size
 
     @staticmethod
     def n_classes(settings: dict[str, Any]) -> int:
         """Number of outputs."""
-        return int(settings["n_classes"])
+        return _int_setting(settings, "n_classes")
+
+
+def _int_setting(settings: dict[str, Any], name: str, default: int | None = None) -> int:
+    """``settings[name]`` as an int (InputError when absent without a default, or not an int)."""
+    value = settings.get(name, default) if isinstance(settings, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"settings need an integer {name}, got {value!r}")
+    return value
 
 
 #: Architecture name -> how to rebuild it. Only these can be saved and loaded.

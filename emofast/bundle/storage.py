@@ -256,7 +256,7 @@ def read_bundle(path: str | os.PathLike) -> BundleContents:
         contents.features = features_dict(contents.features)
         _check(contents.architecture, contents.settings, contents.classes, mean, std,
                contents.aggregate, where)
-    except InputError as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # InputError is a ValueError
         text = str(exc)
         raise InputError(text if text.startswith(where) else where + text) from None
     return contents

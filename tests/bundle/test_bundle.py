@@ -287,3 +287,13 @@ def test_lazy_names_and_a_light_import():
     code = "import sys, emofast, emofast.bundle; emofast.load_model; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_settings_without_n_classes_are_damage(trained, tmp_path):
+    obj = torch.load(trained.bundle, weights_only=True)
+    meta = json.loads(obj["meta"])
+    del meta["settings"]["n_classes"]
+    obj["meta"] = json.dumps(meta)
+    torch.save(obj, tmp_path / "n.emofast")
+    with pytest.raises(InputError, match=r"n\.emofast is damaged: settings need an integer n_classes"):
+        load_model(tmp_path / "n.emofast")
