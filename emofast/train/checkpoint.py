@@ -7,8 +7,9 @@ a run's manifest) is one ``torch.save`` file holding plain data only::
      "identity": "<JSON: seed, task, fold, data fingerprint, settings, ...>",
      "state": {tensors, ints, and JSON strings}}
 
-* :func:`load` reads with ``torch.load(weights_only=True)``: no pickle of arbitrary objects is ever
-  needed, so a crafted file cannot execute code; it is refused with a :class:`StoreError`.
+* :func:`load` reads with ``torch.load(weights_only=True)`` (:func:`read_plain`, which model bundles
+  use too): no pickle of arbitrary objects is ever needed, so a crafted file cannot execute code;
+  it is refused with a :class:`StoreError`.
 * Anything that is not such a file (empty, truncated, random bytes, another kind, another format)
   raises :class:`StoreError` naming the file.
 * The identity saved in the file is compared field by field with the run's own; the first field
