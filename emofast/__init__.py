@@ -31,6 +31,7 @@ _register_lazy("emofast.nn", ["ContrastiveLoss", "PathNet"])
 _register_lazy("emofast.errors", ["EmofastError", "InputError", "MissingFileError", "MediaError",
                                   "StoreError"])
 _register_lazy("emofast.dataset", ["SegmentData"])
+_register_lazy("emofast.bundle", ["save_bundle", "load_model"])
 _register_lazy("emofast.fusion", ["FusionResult", "confidence_ensemble", "LogisticFusion", "fuse",
                                   "FUSION_METHODS"])
 
@@ -40,7 +41,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         if name in {"ops", "nn", "train", "audio", "video", "corpora", "synthetic", "store", "protocols",
                     "metrics", "report", "cli", "dataset", "errors", "experiments", "parallel",
-                    "fusion"}:
+                    "fusion", "bundle"}:
             return importlib.import_module(f"emofast.{name}")
         raise AttributeError(f"module 'emofast' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

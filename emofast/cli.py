@@ -22,7 +22,8 @@ from collections.abc import Sequence
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Known command names, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "combine", "evolve", "fuse")
+COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "combine", "evolve", "fuse",
+                             "predict", "export")
 
 
 def _unavailable(name: str, reason: str):

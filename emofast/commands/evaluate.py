@@ -14,6 +14,11 @@ The classic baseline under the same folds: openSMILE functionals (``emofast feat
     emofast evaluate STORE --corpus emodb --protocol loso --model logreg --features compare \
         --normalize speaker --out results/
 
+Train the final model on all the data after cross-validation and save it as a bundle for
+``emofast predict`` / ``emofast.load_model``::
+
+    emofast evaluate STORE --corpus emodb --protocol loso --out results/ --save-model emodb.emofast
+
 Score predictions saved as ``.npz`` (``y_true`` int array, ``posteriors`` (n, C) array, optional
 ``classes`` string array)::
 
@@ -76,6 +81,9 @@ def register(subparsers: Any) -> None:
                    help="score this .npz (y_true, posteriors[, classes]) instead of training")
     p.add_argument("--out", type=Path, default=Path("emofast-results"),
                    help="report folder [%(default)s]")
+    p.add_argument("--save-model", type=Path, default=None, metavar="PATH",
+                   help="after cross-validation, train the CNN on all the data with the same "
+                        "settings and write a model bundle there (for `emofast predict`)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_training_args(p, epochs=20, folds=5)
@@ -125,10 +133,48 @@ def _evaluator(args: argparse.Namespace, data: Any) -> Any:
     return functools.partial(evaluate_linear, config=config)
 
 
+def _check_save_model(args: argparse.Namespace) -> None:
+    """Refuse ``--save-model`` settings that cannot give a deployable model, before any work."""
+    from emofast.errors import InputError
+
+    if args.save_model is None:
+        return
+    if args.predictions is not None:
+        raise InputError("--save-model trains on a feature STORE; it cannot come from --predictions")
+    if args.model != "cnn":
+        raise InputError(f"--save-model saves the CNN; --model {args.model} cannot be saved yet")
+    if args.normalize != "none":
+        raise InputError(f"--save-model with --normalize {args.normalize}: a saved model meets "
+                         "files of unknown speakers, without their statistics; drop --normalize")
+    if args.save_model.is_dir():
+        raise InputError(f"--save-model {args.save_model} is a folder; give a file name such as "
+                         "model.emofast")
+    if not args.save_model.parent.is_dir():
+        raise InputError(f"--save-model {args.save_model}: folder {args.save_model.parent} "
+                         "does not exist")
+
+
+def _save_model(args: argparse.Namespace, data: Any, feature_set: Any,
+                evaluations: list) -> None:
+    """Train the CNN on all of ``data`` and write the bundle ``--save-model``."""
+    from emofast.bundle.final import save_final_model
+
+    print(f"  final model on all {data.n_utterances} utterances:", flush=True)
+    final, record = save_final_model(
+        args.save_model, data, baseline_config(args), features=feature_set,
+        evaluations=evaluations, seed=args.seed, aggregate=args.aggregate,
+        progress=not args.no_progress,
+        provenance={"command": getattr(args, "command_line", None), "store": str(args.store)})
+    n = final.config.epochs
+    print(f"  model: {args.save_model} ({n} epoch{'s' * (n != 1)}, "
+          f"{record['epochs_from']}; `emofast predict {args.save_model} FILE...`)", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast evaluate``."""
     from emofast.report import write_report
 
+    _check_save_model(args)
     out_dir = prepare_out(args.out)
     if args.predictions is not None:
         evaluations = [_score_predictions(args.predictions)]
@@ -142,10 +188,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("give a feature STORE folder or --predictions FILE")
         set_threads(args.threads)
         functionals = None if args.features == "logmel" else args.features
-        data = dataset.from_feature_set(
-            dataset.open_feature_set(args.store, args.corpus, args.modality, default_settings=True,
-                                     functionals=functionals),
-            args.labels)
+        feature_set = dataset.open_feature_set(args.store, args.corpus, args.modality,
+                                               default_settings=True, functionals=functionals)
+        data = dataset.from_feature_set(feature_set, args.labels)
         evaluate = _evaluator(args, data)
         print(f"{data.corpus} ({args.modality}, {args.features}): {data.summary()}", flush=True)
         evaluations = []
@@ -164,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
                   f"  (fold UAR {np.nanmean(fw):.3f} ± {np.nanstd(fw):.3f} over {fw.size} folds, "
                   f"{ev.seconds:.0f} s)", flush=True)
             evaluations.append(ev)
+        if args.save_model is not None:
+            _save_model(args, data, feature_set, evaluations)
         model = {"cnn": "GN-CNN", "logreg": "logistic regression", "svm": "linear SVM"}[args.model]
         title = (f"emofast evaluate: {data.corpus} {args.modality} {args.features} features, "
                  f"{model} ({len(data.classes)} classes)")

@@ -22,7 +22,8 @@ from emofast.report.evaluation import Evaluation
 from emofast.train.fit import TrainingRecipe
 
 __all__ = ["BASELINE_WIDTHS", "BaselineConfig", "make_baseline", "validation_split",
-           "utterance_uar", "cnn_fold", "evaluate_cnn", "pretrain"]
+           "utterance_uar", "cnn_fold", "evaluate_cnn", "baseline_settings", "FinalModel",
+           "train_final", "pretrain"]
 
 #: GroupNorm CNN presets: name -> (conv channels, hidden fully-connected widths). ``paper`` is the
 #: joint cross-domain paper's network; ``tiny`` is what the demo trains on 2 cores.
@@ -75,14 +76,21 @@ class BaselineConfig(TrainingRecipe):
         return FitConfig(**self.recipe(), seed=seed, progress=progress)
 
 
+def baseline_settings(n_classes: int, width: str = "tiny", dropout: float = 0.2) -> dict:
+    """Keyword arguments of :class:`emofast.nn.GroupNormCNN` for a preset width (JSON-able: what a
+    model bundle records to rebuild the network)."""
+    if width not in BASELINE_WIDTHS:
+        raise InputError(f"width must be one of {sorted(BASELINE_WIDTHS)}, got {width!r}")
+    channels, hidden = BASELINE_WIDTHS[width]
+    return {"n_classes": int(n_classes), "channels": list(channels), "hidden": list(hidden),
+            "groups": 8, "dropout": float(dropout)}
+
+
 def make_baseline(n_classes: int, width: str = "tiny", dropout: float = 0.2):
     """A fresh :class:`emofast.nn.GroupNormCNN` of a preset width."""
     from emofast.nn.cnn import GroupNormCNN
 
-    if width not in BASELINE_WIDTHS:
-        raise InputError(f"width must be one of {sorted(BASELINE_WIDTHS)}, got {width!r}")
-    channels, hidden = BASELINE_WIDTHS[width]
-    return GroupNormCNN(n_classes, channels=channels, hidden=hidden, groups=8, dropout=dropout)
+    return GroupNormCNN(**baseline_settings(n_classes, width, dropout))
 
 
 def validation_split(fold: Fold, n_speakers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -218,22 +226,71 @@ def evaluate_cnn(
         info={"model": "GN-CNN", **asdict(config), "fine_tuned": init_state is not None})
 
 
-def pretrain(data: SegmentData, config: BaselineConfig = BaselineConfig(), *, seed: int = 0,
-             progress: bool = True) -> tuple[dict, Any]:
-    """Train the baseline on every segment of a source corpus (inputs standardised by the source's
-    own per-channel statistics) and return its ``state_dict`` and :class:`FitHistory`.
+@dataclass
+class FinalModel:
+    """The baseline trained on all the data (:func:`train_final`).
 
-    The classes of ``data`` must be those of the target it will be fine-tuned on (same order).
+    Attributes
+    ----------
+    model : GroupNormCNN
+        Trained network, in evaluation mode.
+    standardizer : Standardizer
+        Per-channel statistics of all the training segments (apply before ``model``).
+    classes : list of str
+        Class names in output order.
+    architecture : str
+        ``"GroupNormCNN"``; with ``settings`` (its keyword arguments) it rebuilds ``model``.
+    settings : dict
+    config : BaselineConfig
+    seed : int
+    history : FitHistory
+    """
+
+    model: Any
+    standardizer: Standardizer
+    classes: list[str]
+    architecture: str
+    settings: dict
+    config: BaselineConfig
+    seed: int
+    history: Any
+
+    def state_dict(self) -> dict:
+        """A detached copy of the network's weights."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+
+def train_final(data: SegmentData, config: BaselineConfig = BaselineConfig(), *, seed: int = 0,
+                progress: bool = True, desc: str = "final") -> FinalModel:
+    """Train the baseline on every segment of ``data``, inputs standardised per channel by
+    statistics of all of them: the model to deploy after cross-validation has estimated its
+    accuracy.
+
+    Every segment is trained on for ``config.epochs`` epochs: ``val_speakers`` and ``patience``
+    are not used (no data is held out). To reuse an epoch count chosen by validation speakers in
+    cross-validation, pass ``dataclasses.replace(config, epochs=n, val_speakers=0)``.
     """
     import torch
 
     from emofast.train.fit import fit
 
     X = data.arrays()
-    X = Standardizer.fit(X, per="channel")(X)
+    standardizer = Standardizer.fit(X, per="channel")
+    X = standardizer(X)
     torch.manual_seed(seed)
+    settings = baseline_settings(data.n_classes, config.width, config.dropout)
     model = make_baseline(data.n_classes, config.width, config.dropout)
-    hist = fit(model, X, data.segment_labels, config.fit_config(seed, progress), desc="pretrain")
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}, hist
+    hist = fit(model, X, data.segment_labels, config.fit_config(seed, progress), desc=desc)
+    return FinalModel(model.eval(), standardizer, list(data.classes), "GroupNormCNN", settings,
+                      config, seed, hist)
 
 
+def pretrain(data: SegmentData, config: BaselineConfig = BaselineConfig(), *, seed: int = 0,
+             progress: bool = True) -> tuple[dict, Any]:
+    """Train the baseline on every segment of a source corpus (:func:`train_final`) and return its
+    ``state_dict`` and :class:`FitHistory`.
+
+    The classes of ``data`` must be those of the target it will be fine-tuned on (same order).
+    """
+    final = train_final(data, config, seed=seed, progress=progress, desc="pretrain")
+    return final.state_dict(), final.history

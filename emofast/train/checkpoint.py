@@ -7,8 +7,9 @@ a run's manifest) is one ``torch.save`` file holding plain data only::
      "identity": "<JSON: seed, task, fold, data fingerprint, settings, ...>",
      "state": {tensors, ints, and JSON strings}}
 
-* :func:`load` reads with ``torch.load(weights_only=True)``: no pickle of arbitrary objects is ever
-  needed, so a crafted file cannot execute code; it is refused with a :class:`StoreError`.
+* :func:`load` reads with ``torch.load(weights_only=True)`` (:func:`read_plain`, which model bundles
+  use too): no pickle of arbitrary objects is ever needed, so a crafted file cannot execute code;
+  it is refused with a :class:`StoreError`.
 * Anything that is not such a file (empty, truncated, random bytes, another kind, another format)
   raises :class:`StoreError` naming the file.
 * The identity saved in the file is compared field by field with the run's own; the first field
@@ -24,13 +25,16 @@ import hashlib
 import json
 import os
 import pickle
+import re
+import warnings
 from typing import Any
 
 import numpy as np
 
-from emofast.errors import InputError, StoreError
+from emofast.errors import EmofastError, InputError, StoreError
 
-__all__ = ["FORMAT", "ResumeWarning", "fingerprint", "save", "load", "check_identity"]
+__all__ = ["FORMAT", "ResumeWarning", "fingerprint", "save", "load", "check_identity",
+           "read_plain", "write_plain"]
 
 #: Version of the checkpoint layout; files of another version are refused.
 FORMAT = 1
@@ -111,12 +115,18 @@ def check_identity(path: str, saved: dict, ours: dict) -> None:
 def save(path: str | os.PathLike, kind: str, identity: dict, state: dict) -> None:
     """Write a checkpoint atomically (temporary file + rename; the temporary file is removed when
     writing fails, and the error is a :class:`StoreError` naming ``path``)."""
+    obj = {"format": FORMAT, "kind": kind, "identity": json.dumps(_plain(identity)),
+           "state": state}
+    write_plain(path, obj)
+
+
+def write_plain(path: str | os.PathLike, obj: Any, what: str = "checkpoint") -> None:
+    """``torch.save(obj)`` atomically: a temporary file beside ``path`` renamed over it, removed
+    when writing fails (the error is then a :class:`StoreError` naming ``path`` and ``what``)."""
     import torch
 
     path = os.fspath(path)
     tmp = f"{path}.tmp"
-    obj = {"format": FORMAT, "kind": kind, "identity": json.dumps(_plain(identity)),
-           "state": state}
     try:
         torch.save(obj, tmp)
         os.replace(tmp, path)
@@ -124,8 +134,63 @@ def save(path: str | os.PathLike, kind: str, identity: dict, state: dict) -> Non
         with contextlib.suppress(OSError):  # the temporary file may not exist yet
             os.remove(tmp)
         if isinstance(exc, Exception) and not isinstance(exc, StoreError):
-            raise StoreError(f"cannot write checkpoint {path}: {exc}") from exc
+            raise StoreError(f"cannot write {what} {path}: {exc}") from exc
         raise
+
+
+def read_plain(path: str | os.PathLike, what: str = "checkpoint", *,
+               error: type[EmofastError] = StoreError,
+               remedy: str = "delete it to start afresh") -> Any:
+    """Read a ``torch.save`` file of tensors and plain data only, never running code from it.
+
+    ``torch.load(weights_only=True)`` refuses any pickled object other than tensors, numbers,
+    strings, lists, tuples and dicts, so a crafted file cannot execute code.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file should be, for messages ("checkpoint", "model bundle").
+    error : type
+        Error class raised for a refused or unreadable file.
+    remedy : str
+        What the user should do about a damaged file (end of the message).
+
+    Raises
+    ------
+    error
+        A code-carrying pickle (refused, never executed) or a damaged or foreign file; the message
+        names ``path``.
+    FileNotFoundError
+        ``path`` does not exist.
+    """
+    import torch
+
+    path = os.fspath(path)
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error says it
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "weights only" in text.lower() or "weights_only" in text:
+            wanted = re.search(r"GLOBAL ([\w.]+)", text)
+            reason = (f"it asks for the Python object {wanted.group(1).strip('.')}" if wanted else
+                      "it is not made of tensors and plain data only (a damaged file, or a pickle "
+                      "of other Python objects)")
+            raise error(f"{what} {path} is refused: {reason}, and emofast never runs code from "
+                        f"a {what}; delete it if you did not write it") from None
+        raise error(_damaged(path, what, exc, remedy)) from None
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/... for bad files
+        raise error(_damaged(path, what, exc, remedy)) from None
+
+
+def _damaged(path: str, what: str, exc: BaseException, remedy: str) -> str:
+    """One line: ``path`` is damaged, with the first sentence of the reader's error."""
+    detail = " ".join(str(exc).split()).split(". ")[0][:160]
+    return f"{what} {path} is damaged or not an emofast {what} ({type(exc).__name__}: {detail}); {remedy}"
 
 
 def load(path: str | os.PathLike, kind: str, identity: dict) -> dict:
@@ -138,23 +203,8 @@ def load(path: str | os.PathLike, kind: str, identity: dict) -> dict:
         Damaged or foreign file, code-carrying pickle (refused, never executed), other format or
         kind, or an identity field that differs (named).
     """
-    import torch
-
     path = os.fspath(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
-            raise StoreError(f"checkpoint {path} is refused: it holds Python objects other than "
-                             "tensors and plain data, and emofast never runs code from a "
-                             "checkpoint; delete it if you did not write it") from None
-        raise StoreError(f"checkpoint {path} is damaged or not an emofast checkpoint "
-                         f"({type(exc).__name__}: {exc}); delete it to start afresh") from None
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/... for bad files
-        raise StoreError(f"checkpoint {path} is damaged or not an emofast checkpoint "
-                         f"({type(exc).__name__}: {exc}); delete it to start afresh") from None
+    obj = read_plain(path)
     if not isinstance(obj, dict) or "format" not in obj or "kind" not in obj:
         raise StoreError(f"checkpoint {path} is not an emofast checkpoint (written by an older "
                          "version or another program); delete it to start afresh")
