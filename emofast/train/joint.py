@@ -44,7 +44,8 @@ from torch.nn import functional as F
 
 from emofast._progress import progress_bar
 from emofast.errors import InputError
-from emofast.train.fit import EpochSelection, FitConfig, _class_weights, _lr_factor, make_optimizer
+from emofast.train.fit import (EpochSelection, FitConfig, FitHistory, _class_weights, _lr_factor,
+                               make_optimizer)
 
 __all__ = ["ALIGNMENTS", "HEADS", "JointConfig", "JointHistory", "JointTrainer", "fit_joint",
            "parse_align"]
@@ -175,35 +176,29 @@ class JointConfig(FitConfig):
 
 
 @dataclass
-class JointHistory:
+class JointHistory(FitHistory):
     """Learning curve of :func:`fit_joint`, one value per epoch (the last may be partial).
 
     Attributes
     ----------
     train_loss : list of float
         Mean total loss ``L`` over the epoch's steps.
+    train_acc : list of float
+        Mini-batch accuracy of head 1 on corpus 1.
+    train_acc2 : list of float
+        Mini-batch accuracy of head 2 on corpus 2 (empty for one corpus).
     terms : dict of str to list of float
         Mean of every computed term: ``ce1``, ``ce2`` (the heads' cross-entropies, unweighted),
         ``contrastive``, ``mmd``, ``dann`` (domain cross-entropy), ``domain_acc``.
-    train_acc, train_acc2 : list of float
-        Mini-batch accuracy of head 1 on corpus 1 and of head 2 on corpus 2 (empty for one
-        corpus).
-    eval_acc, select_score, best_epoch
-        As in :class:`emofast.train.fit.FitHistory`.
     steps : int
         Steps run.
-    seconds : float
+    eval_acc, select_score, best_epoch, seconds
+        As in :class:`emofast.train.fit.FitHistory`.
     """
 
-    train_loss: list[float] = field(default_factory=list)
-    terms: dict[str, list[float]] = field(default_factory=dict)
-    train_acc: list[float] = field(default_factory=list)
     train_acc2: list[float] = field(default_factory=list)
-    eval_acc: list[float] = field(default_factory=list)
-    select_score: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
+    terms: dict[str, list[float]] = field(default_factory=dict)
     steps: int = 0
-    seconds: float = 0.0
 
 
 class _BatchStream:
