@@ -22,7 +22,7 @@ from collections.abc import Sequence
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Known command names, in help order.
-COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "evolve", "fuse")
+COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "evolve", "fuse", "joint")
 
 
 def _unavailable(name: str, reason: str):
