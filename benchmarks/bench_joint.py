@@ -10,9 +10,10 @@ For every network (``tiny``: the demo's preset; ``paper``: 64-128-256-512 filter
 loops are timed in interleaved rounds (median of ≥ 15 rounds, 5 for the paper network at K = 64
 where a step takes seconds; see ``contrastive_table``): with the
 fused loss, with ``contrastive_loss_reference``, and without the contrastive term
-(``align="none"``, otherwise the same step). The loss's share of a step is
-``(t_with − t_none) / t_with``: what the term adds to a step, forward and backward included. The
-loss alone (forward + backward on K × 32 leaves, the CNN's embedding width) is timed beside them.
+(``align="none"``, otherwise the same step). The loss alone (forward + backward on K × 32 leaves,
+the CNN's embedding width) is timed beside them; its share of a step is that time over the step's.
+(The difference between the steps with and without the term says the same, but on a shared
+machine it drowns in noise as soon as a step takes milliseconds.)
 Inputs are 3 × 64 × 64 segments of random data; 64 per corpus are drawn in turn.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 
 import numpy as np
@@ -86,19 +88,21 @@ def main() -> None:
                                     min_time=min_time / 2)
             rows.append({"net": width, "K": k, **{f"step_{n}": v for n, v in t.items()},
                          **{f"loss_{n}": v for n, v in loss.items()}})
+    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
     print(f"Joint learning (Algorithm 1) training step, {args.threads} thread(s), torch "
           f"{torch.__version__}, {platform.machine()}, "
-          f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
+          f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}{load}")
     print()
-    print("| net | K | steps/s fused | steps/s reference | fused vs reference | steps/s without "
-          "the term | loss share, fused | loss share, reference | loss alone fused / reference |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| net | K | step, fused loss | step, reference loss | reference / fused | step without "
+          "the term | loss fwd+bwd alone, fused / reference | loss share of a step, fused / "
+          "reference |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         fused, ref, none = r["step_fused"], r["step_reference"], r["step_none"]
-        print(f"| {r['net']} | {r['K']} | {1 / fused:.1f} | {1 / ref:.1f} | {ref / fused:.2f}× | "
-              f"{1 / none:.1f} | {max(fused - none, 0) / fused:.1%} | "
-              f"{max(ref - none, 0) / ref:.1%} | {_fmt(r['loss_fused'])} / "
-              f"{_fmt(r['loss_reference'])} |")
+        lf, lr = r["loss_fused"], r["loss_reference"]
+        print(f"| {r['net']} | {r['K']} | {_fmt(fused)} ({1 / fused:.3g}/s) | {_fmt(ref)} "
+              f"({1 / ref:.3g}/s) | {ref / fused:.2f}× | {_fmt(none)} | {_fmt(lf)} / {_fmt(lr)} | "
+              f"{lf / fused:.1%} / {lr / ref:.1%} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
