@@ -283,6 +283,10 @@ class JointTrainer:
         self.y = [_labels(y, len(X), n_classes, which)
                   for (X, y), which in zip(corpora, ("first", "second"))]
         self.sizes = [len(X) for X, _ in corpora]
+        shapes = {tuple(np.shape(X[:1])[1:]) for X, _ in corpora}
+        if len(shapes) > 1:
+            raise InputError(f"the two corpora's examples differ in shape {sorted(shapes)}; the "
+                             "shared extractor needs one input shape")
         torch.manual_seed(cfg.seed)
         while net.n_heads < len(corpora):
             net.add_head()

@@ -182,6 +182,8 @@ def test_labels_must_index_the_shared_classes():
         JointTrainer(_net(), (X1, y1), (X1, y1 + 1), JointConfig())
     with pytest.raises(InputError, match="labels"):
         JointTrainer(_net(), (X1, y1[:3]), (X1, y1), JointConfig())
+    with pytest.raises(InputError, match="shape"):
+        JointTrainer(_net(), (X1, y1), (X1[:, :, :4], y1), JointConfig())
 
 
 def test_config_checks_and_alignment_names():
