@@ -17,6 +17,7 @@ TABLES = {
     "audio": ["audio_table.py"],
     "video": ["video_table.py"],
     "pathnet": ["pathnet_table.py"],
+    "joint": ["bench_joint.py"],
 }
 
 

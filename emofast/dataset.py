@@ -41,6 +41,7 @@ __all__ = [
     "from_feature_set",
     "from_arrays",
     "from_archive",
+    "select_classes",
     "open_feature_set",
     "load",
     "Standardizer",
@@ -285,6 +286,39 @@ def from_arrays(X: Any, groups: Sequence[int], labels: Sequence[str], speakers: 
     rows = np.split(order, np.searchsorted(groups[order], np.arange(1, n_utt)))
     ids = [str(i) for i in range(n_utt)] if ids is None else list(ids)
     return _build(X, rows, list(labels), list(speakers), ids, classes, corpus)
+
+
+def select_classes(data: SegmentData, classes: Sequence[str]) -> SegmentData:
+    """``data`` with only the utterances of ``classes``, renumbered in that order.
+
+    The left-out utterances are added to :attr:`SegmentData.dropped`; the normalisation mark is
+    kept. Used to put two corpora on one label vocabulary (joint learning: the classes both hold).
+
+    Raises
+    ------
+    InputError
+        Fewer than two of ``classes`` left with utterances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = from_arrays(np.zeros((3, 4), np.float32), [0, 1, 2], ["fear", "anger", "joy"],
+    ...                 ["s1", "s1", "s2"])
+    >>> s = select_classes(d, ["fear", "anger"])
+    >>> s.classes, s.labels.tolist(), s.dropped
+    (['fear', 'anger'], [0, 1], {'joy': 1})
+    """
+    import dataclasses
+
+    classes = [str(c) for c in classes]
+    if list(data.classes) == classes:
+        return data
+    out = from_arrays(data.X, data.groups, [data.classes[i] for i in data.labels], data.speakers,
+                      classes, ids=data.ids, corpus=data.corpus)
+    dropped = dict(data.dropped)
+    for name, n in out.dropped.items():
+        dropped[name] = dropped.get(name, 0) + n
+    return dataclasses.replace(out, dropped=dropped, normalization=data.normalization)
 
 
 def from_archive(path: str | os.PathLike, classes: Sequence[str] | None = None) -> SegmentData:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["parse_labels", "add_training_args", "add_fold_args", "fold_indices", "baseline_config",
-           "set_threads", "print_fold", "prepare_out", "add_checkpoint_args", "checkpoint_dir",
-           "announce_resumes"]
+           "recipe_values", "add_scoring_args", "normalization", "set_threads", "print_fold",
+           "prepare_out", "add_checkpoint_args", "checkpoint_dir", "announce_resumes"]
 
 
 def parse_labels(value: str) -> tuple[str, ...] | None:
@@ -53,11 +53,16 @@ def fold_indices(args: argparse.Namespace) -> list[int] | None:
 
 
 def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: int | str,
-                      lr: float | str = 1e-3) -> None:
-    """Options of the baseline classifier and its protocol, shared by ``evaluate`` and ``demo``.
+                      lr: float | str = 1e-3, batch_size: int = 16,
+                      batch_flags: tuple[str, ...] = ("--batch-size",),
+                      batch_help: str = "mini-batch size", mixup: bool = True) -> None:
+    """Options of the GroupNorm CNN, its training recipe and its protocol, shared by
+    ``evaluate``, ``demo`` and ``joint``.
 
-    ``epochs``/``folds``/``lr`` are the defaults; a string instead documents a default that the
-    command resolves itself (the option then defaults to None).
+    ``epochs``/``folds``/``lr``/``batch_size`` are the defaults; a string instead documents a
+    default that the command resolves itself (the option then defaults to None).
+    ``batch_flags``/``batch_help`` name and describe the mini-batch option (``joint``: ``--batch``,
+    K per corpus); ``mixup=False`` leaves ``--mixup`` out (:func:`recipe_values` then gives 0).
     """
     from emofast.experiments.baseline import BASELINE_WIDTHS
 
@@ -73,7 +78,8 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
                         "[%(default)s]")
     g.add_argument("--epochs", type=int, default=epochs_default,
                    help=f"training epochs {epochs_note}")
-    g.add_argument("--batch-size", type=int, default=16, help="mini-batch size [%(default)s]")
+    g.add_argument(*batch_flags, dest="batch_size", type=int, default=batch_size,
+                   help=f"{batch_help} [%(default)s]")
     g.add_argument("--lr", type=float, default=lr_default, help=f"Adam learning rate {lr_note}")
     g.add_argument("--dropout", type=float, default=0.2,
                    help="dropout after each conv block (paper: 0.5) [%(default)s]")
@@ -93,7 +99,8 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
     r.add_argument("--spec-augment", type=int, nargs=2, metavar=("FREQ", "TIME"), default=(0, 0),
                    help="SpecAugment: frequency and time masks per segment (e.g. 2 2) [0 0]")
     r.add_argument("--mask-width", type=int, default=8, help="widest mask, bands/frames [8]")
-    r.add_argument("--mixup", type=float, default=0.0, help="mixup alpha; 0 is off [0]")
+    if mixup:
+        r.add_argument("--mixup", type=float, default=0.0, help="mixup alpha; 0 is off [0]")
     r.add_argument("--val-speakers", type=int, default=0,
                    help="hold out N training speakers per fold and keep the epoch with the best "
                         "validation UAR (never the test fold) [0: train all epochs]")
@@ -101,18 +108,42 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
                    help="with --val-speakers: stop after N epochs without improvement")
 
 
+def recipe_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~emofast.train.fit.TrainingRecipe` fields from :func:`add_training_args`'s
+    options."""
+    return dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                weight_decay=args.weight_decay, schedule=args.schedule,
+                class_weight="balanced" if args.balanced else None,
+                label_smoothing=args.label_smoothing, freq_masks=args.spec_augment[0],
+                time_masks=args.spec_augment[1], mask_width=args.mask_width,
+                mixup=getattr(args, "mixup", 0.0), patience=args.patience)
+
+
 def baseline_config(args: argparse.Namespace, **resolved: Any):
     """:class:`~emofast.experiments.baseline.BaselineConfig` from the options (``resolved``
     overrides options the command resolved itself, e.g. ``epochs``)."""
     from emofast.experiments.baseline import BaselineConfig
 
-    values = dict(width=args.width, dropout=args.dropout, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                  schedule=args.schedule, class_weight="balanced" if args.balanced else None,
-                  label_smoothing=args.label_smoothing, freq_masks=args.spec_augment[0],
-                  time_masks=args.spec_augment[1], mask_width=args.mask_width, mixup=args.mixup,
-                  val_speakers=args.val_speakers, patience=args.patience)
+    values = dict(width=args.width, dropout=args.dropout, val_speakers=args.val_speakers,
+                  **recipe_values(args))
     return BaselineConfig(**{**values, **resolved})
+
+
+def add_scoring_args(p: argparse.ArgumentParser) -> None:
+    """``--normalize`` and ``--aggregate``: per-speaker normalisation and utterance scoring,
+    shared by the cross-validating commands."""
+    p.add_argument("--normalize", choices=("none", "speaker", "corpus"), default="none",
+                   help="standardise every speaker's (or the corpus's) features by its own "
+                        "statistics, test speakers included, without labels: transductive, marked "
+                        "† in the report [%(default)s]")
+    p.add_argument("--aggregate", choices=("mean", "logmean"), default="mean",
+                   help="utterance posterior from segment posteriors: mean, or normalised "
+                        "geometric mean [%(default)s]")
+
+
+def normalization(args: argparse.Namespace) -> str | None:
+    """``--normalize`` as the experiments take it (None for ``none``)."""
+    return None if args.normalize == "none" else args.normalize
 
 
 def print_fold(prefix: str = "      ") -> Any:

@@ -38,9 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from emofast.commands import (add_checkpoint_args, add_fold_args, add_training_args,
-                              announce_resumes, baseline_config, checkpoint_dir, fold_indices,
-                              parse_labels, prepare_out, print_fold, set_threads)
+from emofast.commands import (add_checkpoint_args, add_fold_args, add_scoring_args,
+                              add_training_args, announce_resumes, baseline_config, checkpoint_dir,
+                              fold_indices, normalization, parse_labels, prepare_out, print_fold,
+                              set_threads)
 
 __all__ = ["register", "run"]
 
@@ -70,13 +71,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--C", type=float, default=None, dest="C",
                    help="linear models: inverse L2 strength [chosen on --val-speakers (2 if "
                         "unset) held-out training speakers]")
-    p.add_argument("--normalize", choices=("none", "speaker", "corpus"), default="none",
-                   help="standardise every speaker's (or the corpus's) features by its own "
-                        "statistics, test speakers included, without labels: transductive, marked "
-                        "† in the report [%(default)s]")
-    p.add_argument("--aggregate", choices=("mean", "logmean"), default="mean",
-                   help="utterance posterior from segment posteriors: mean, or normalised "
-                        "geometric mean [%(default)s]")
+    add_scoring_args(p)
     p.add_argument("--predictions", type=Path,
                    help="score this .npz (y_true, posteriors[, classes]) instead of training")
     p.add_argument("--out", type=Path, default=Path("emofast-results"),
@@ -202,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
                               seed=args.seed, max_folds=args.max_folds,
                               fold_indices=fold_indices(args), on_fold=print_fold("    "),
                               checkpoint_dir=None if ckpt is None else ckpt / protocol,
-                              normalize=None if args.normalize == "none" else args.normalize,
+                              normalize=normalization(args),
                               aggregate=args.aggregate)
             fw = np.asarray(ev.fold_uar, dtype=float)
             print(f"  {PROTOCOL_NAMES[protocol]}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}"

@@ -22,8 +22,8 @@ from emofast.report.evaluation import Evaluation
 from emofast.train.fit import TrainingRecipe
 
 __all__ = ["BASELINE_WIDTHS", "BaselineConfig", "make_baseline", "validation_split",
-           "utterance_uar", "cnn_fold", "evaluate_cnn", "baseline_settings", "FinalModel",
-           "train_final", "pretrain"]
+           "validation_selection", "utterance_uar", "cnn_fold", "evaluate_cnn",
+           "baseline_settings", "FinalModel", "train_final", "pretrain"]
 
 #: GroupNorm CNN presets: name -> (conv channels, hidden fully-connected widths). ``paper`` is the
 #: joint cross-domain paper's network; ``tiny`` is what the demo trains on 2 cores.
@@ -122,6 +122,25 @@ def utterance_uar(posteriors: np.ndarray, segment_labels: np.ndarray, groups: np
     return uar(segment_labels[first], post.argmax(1))
 
 
+def validation_selection(fold: Fold, n_speakers: int
+                         ) -> tuple[np.ndarray, Callable[[Any], float] | None]:
+    """Rows of ``fold.X_train`` to fit on and a ``select(model)`` callback scoring the utterance
+    UAR of ``n_speakers`` held-out training speakers (:func:`validation_split`); without
+    validation speakers every row and no callback."""
+    if not n_speakers:
+        return np.arange(len(fold.y_train)), None
+    from emofast.train.fit import predict_proba
+
+    fit_rows, val_rows = validation_split(fold, n_speakers)
+    X_val = fold.X_train[val_rows]
+    y_val, g_val = fold.y_train[val_rows], fold.groups_train[val_rows]
+
+    def select(model: Any) -> float:
+        return utterance_uar(predict_proba(model, X_val), y_val, g_val)
+
+    return fit_rows, select
+
+
 def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | None = None,
              make_model: Callable[[int], Any] | None = None, progress: bool = True,
              desc: str = "fold") -> FitFold:
@@ -143,16 +162,7 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
                  else make_baseline(fold.n_classes, config.width, config.dropout))
         if init_state is not None:
             model.load_state_dict(init_state)
-        select = None
-        fit_rows = np.arange(len(fold.y_train))
-        if config.val_speakers:
-            fit_rows, val_rows = validation_split(fold, config.val_speakers)
-            X_val = fold.X_train[val_rows]
-            y_val, g_val = fold.y_train[val_rows], fold.groups_train[val_rows]
-
-            def select(m: Any) -> float:
-                return utterance_uar(predict_proba(m, X_val), y_val, g_val)
-
+        fit_rows, select = validation_selection(fold, config.val_speakers)
         X_fit = fold.X_train if fit_rows.size == len(fold.y_train) else fold.X_train[fit_rows]
         hist = fit(model, X_fit, fold.y_train[fit_rows], config.fit_config(fold.seed, progress),
                    evaluate=lambda m: fold.test_accuracy(predict_proba(m, fold.X_test)),

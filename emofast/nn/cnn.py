@@ -47,6 +47,12 @@ class GroupNormCNN(nn.Module):
     -----
     Input shape ``(batch, in_channels, input_size, input_size)``, output ``(batch, n_classes)``
     logits. Convolutions use He (variance-scaling) initialisation as in the paper.
+
+    Joint cross-domain learning (Algorithm 1) reads the network as a shared feature extractor
+    ``Conv(x, θe)`` — everything up to the last hidden layer, :meth:`embed` — and a softmax layer
+    ``θclass`` per supervisory signal: head 0 is the network's own last layer (``classifier[-1]``,
+    so ``forward`` and state dicts are those of a plain classifier), :meth:`add_head` attaches
+    more, and ``forward(x, head=i)`` uses head ``i``.
     """
 
     def __init__(
@@ -89,6 +95,7 @@ class GroupNormCNN(nn.Module):
             prev = width
         head.append(nn.Linear(prev, n_classes))
         self.classifier = nn.Sequential(*head)
+        self.extra_heads = nn.ModuleList()  # heads 1, 2, ... (add_head); empty: no state keys
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=negative_slope, nonlinearity="leaky_relu")
@@ -96,6 +103,56 @@ class GroupNormCNN(nn.Module):
             elif isinstance(m, nn.Linear):
                 nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of shape ``(batch, n_classes)``."""
-        return self.classifier(self.features(x))
+    @property
+    def embed_dim(self) -> int:
+        """Width of :meth:`embed`'s output (the last hidden layer, or the flattened maps)."""
+        return self.classifier[-1].in_features
+
+    @property
+    def n_heads(self) -> int:
+        """Classification heads: 1 + those added by :meth:`add_head`."""
+        return 1 + len(self.extra_heads)
+
+    def head(self, index: int = 0) -> nn.Linear:
+        """The softmax layer of head ``index`` (0: ``classifier[-1]``)."""
+        if not 0 <= index < self.n_heads:
+            raise InputError(f"head {index} does not exist; the network has {self.n_heads} "
+                             "head(s)")
+        return self.classifier[-1] if index == 0 else self.extra_heads[index - 1]
+
+    def add_head(self, n_classes: int | None = None, *, copy_from: int | None = None) -> int:
+        """Attach another classification head on :meth:`embed`; returns its index.
+
+        Parameters
+        ----------
+        n_classes : int, optional
+            Its outputs (default: those of head 0).
+        copy_from : int, optional
+            Start from a copy of that head's weights (continuous fine-tuning: every classifier
+            starts from the pretrained one); default: a fresh PyTorch-default initialisation.
+        """
+        n_classes = self.n_classes if n_classes is None else int(n_classes)
+        if n_classes < 2:
+            raise InputError(f"n_classes must be >= 2, got {n_classes}")
+        layer = nn.Linear(self.embed_dim, n_classes)
+        if copy_from is not None:
+            source = self.head(copy_from)
+            if source.out_features != n_classes:
+                raise InputError(f"head {copy_from} has {source.out_features} outputs, not "
+                                 f"{n_classes}")
+            layer.load_state_dict(source.state_dict())
+        layer.to(device=self.classifier[-1].weight.device,
+                 dtype=self.classifier[-1].weight.dtype)
+        self.extra_heads.append(layer)
+        return self.n_heads - 1
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of the shared extractor, shape ``(batch, embed_dim)``: the convolutional
+        blocks and every hidden fully-connected layer (after its LReLU)."""
+        return self.classifier[:-1](self.features(x))
+
+    def forward(self, x: torch.Tensor, head: int = 0) -> torch.Tensor:
+        """Logits of shape ``(batch, n_classes)`` from head ``head`` (default 0)."""
+        if head == 0:
+            return self.classifier(self.features(x))
+        return self.head(head)(self.embed(x))

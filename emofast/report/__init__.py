@@ -14,7 +14,8 @@ from emofast.report.evaluation import PROTOCOL_NAMES, Evaluation
 from emofast.report.pathways import draw_pathways
 from emofast.report.plots import plot_confusion, plot_learning_curves, plot_roc, pyplot
 from emofast.report.tables import (LEAKY_FOOTNOTE, TRANSDUCTIVE_FOOTNOTE, abbreviate,
-                                   class_table, confusion_table, recall_table, results_table)
+                                   class_table, confusion_table, cross_corpus_cells,
+                                   cross_corpus_table, recall_table, results_table)
 from emofast.report.writer import slug, write_report
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "recall_table",
     "class_table",
     "confusion_table",
+    "cross_corpus_cells",
+    "cross_corpus_table",
     "write_report",
     "slug",
     "pyplot",

@@ -18,7 +18,7 @@ from emofast.errors import InputError
 from emofast.report.evaluation import Evaluation, row_label
 
 __all__ = ["abbreviate", "results_table", "recall_table", "class_table", "confusion_table",
-           "LEAKY_FOOTNOTE", "TRANSDUCTIVE_FOOTNOTE"]
+           "cross_corpus_cells", "cross_corpus_table", "LEAKY_FOOTNOTE", "TRANSDUCTIVE_FOOTNOTE"]
 
 LEAKY_FOOTNOTE = ("* leaky: segment-level split, segments of one utterance are in both train and "
                   "test; optimistic, not comparable with utterance-level rows")
@@ -131,6 +131,51 @@ def results_table(
                          "fold_war": ev.fold_war, "leaky": ev.leaky,
                          "transductive": ev.transductive}
     return recall_table(rows, classes, title=title, overall=overall, digits=digits)
+
+
+def cross_corpus_cells(evaluations: Sequence[Evaluation], *, metric: str = "war",
+                       rows: str = "arm_label", columns: str = "target"
+                       ) -> dict[str, dict[str, float]]:
+    """``{row: {column: score}}`` of evaluations laid out by two of their ``info`` entries.
+
+    Rows are ``ev.info[rows]`` (default: the method; fallback ``ev.name``), columns
+    ``ev.info[columns]`` (default: the test corpus; fallback ``ev.info["corpus"]``), both in
+    first-seen order; the score is ``ev.scores.<metric>`` (``war``, ``uar``, ``uap``,
+    ``macro_f1``). Two evaluations in one cell are refused.
+    """
+    cells: dict[str, dict[str, float]] = {}
+    for ev in evaluations:
+        row = str(ev.info.get(rows, ev.name))
+        col = str(ev.info.get(columns, ev.info.get("corpus", "")))
+        if col in cells.setdefault(row, {}):
+            raise InputError(f"two evaluations for row {row!r}, column {col!r}")
+        cells[row][col] = float(getattr(ev.scores, metric))
+    return cells
+
+
+def cross_corpus_table(evaluations: Sequence[Evaluation], *, metric: str = "war",
+                       rows: str = "arm_label", columns: str = "target",
+                       title: str | None = None, digits: int = 2) -> str:
+    """The joint-learning paper's Table 7 shape: one row per method, one column per test corpus
+    and their average (``Avg.``, over the corpora the row has).
+
+    Parameters are as in :func:`cross_corpus_cells`; rows of leaky or transductive evaluations
+    carry their marks and footnotes.
+    """
+    if not evaluations:
+        raise InputError("no evaluations to tabulate")
+    cells = cross_corpus_cells(evaluations, metric=metric, rows=rows, columns=columns)
+    marks = {}
+    for ev in evaluations:
+        row = str(ev.info.get(rows, ev.name))
+        leaky, trans = marks.get(row, (False, None))
+        marks[row] = (leaky or ev.leaky, trans or ev.transductive)
+    cols = list(dict.fromkeys(c for r in cells.values() for c in r))
+    body = [[row_label(row, *marks[row]), *[_fmt(r.get(c), digits) for c in cols],
+             _fmt(float(np.mean(list(r.values()))), digits)] for row, r in cells.items()]
+    text = _render(["Method", *cols, "Avg."], body, title)
+    return text + ("\n" + LEAKY_FOOTNOTE if any(m[0] for m in marks.values()) else "") + (
+        "\n" + TRANSDUCTIVE_FOOTNOTE if any(m[1] for m in marks.values()) else "")
 
 
 def class_table(ev: Evaluation, *, digits: int = 2) -> str:

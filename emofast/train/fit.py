@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +28,8 @@ __all__ = [
     "FitHistory",
     "fit",
     "predict_proba",
+    "make_optimizer",
+    "EpochSelection",
 ]
 
 
@@ -202,6 +205,56 @@ def _class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.as_tensor(w, dtype=torch.float32)
 
 
+def make_optimizer(params: list[nn.Parameter], config: FitConfig) -> torch.optim.Optimizer:
+    """Adam or SGD (with ``config.momentum``) over ``params`` at ``config.lr`` and
+    ``config.weight_decay``: the optimiser of :func:`fit` and of the other loops."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay)
+
+
+class EpochSelection:
+    """The end-of-epoch bookkeeping of a loop: learning-curve and model-selection callbacks.
+
+    After each epoch :meth:`end_epoch` calls ``evaluate(model)`` (appended to
+    ``history.eval_acc``) and ``select(model)`` (appended to ``history.select_score``; the best
+    epoch's ``state_dict`` is kept, ties to the earlier epoch) in evaluation mode, and says whether
+    ``patience`` epochs passed without a better score. :meth:`restore` loads the best weights.
+    """
+
+    def __init__(self, evaluate: Callable[[nn.Module], float] | None,
+                 select: Callable[[nn.Module], float] | None, patience: int | None) -> None:
+        self.evaluate, self.select, self.patience = evaluate, select, patience
+        self.best_state: dict | None = None
+        self.best_score, self.since_best = -np.inf, 0
+
+    def end_epoch(self, model: nn.Module, epoch: int, history: Any) -> bool:
+        """Run the callbacks after 0-based ``epoch``; True when training should stop."""
+        import copy
+
+        was_training = model.training
+        model.eval()
+        if self.evaluate is not None:
+            history.eval_acc.append(float(self.evaluate(model)))
+        if self.select is not None:
+            score = float(self.select(model))
+            history.select_score.append(score)
+            if score > self.best_score:
+                self.best_score, self.since_best, history.best_epoch = score, 0, epoch + 1
+                self.best_state = copy.deepcopy(model.state_dict())
+            else:
+                self.since_best += 1
+        model.train(was_training)
+        return (self.patience is not None and self.select is not None
+                and self.since_best >= self.patience)
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the best epoch's weights (nothing without a ``select`` callback)."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
 def _n_outputs(model: nn.Module, y: np.ndarray) -> int:
     n = getattr(model, "n_classes", None)
     return int(n) if n is not None else int(y.max()) + 1
@@ -243,8 +296,6 @@ def fit(
     -------
     FitHistory
     """
-    import copy
-
     from emofast.train.augment import mixup, spec_mask
 
     cfg = config or FitConfig()
@@ -259,13 +310,7 @@ def fit(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(
-            params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay)
+    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     n_out = _n_outputs(model, y)
     weight = _class_weights(y, n_out) if cfg.class_weight == "balanced" else None
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
@@ -275,7 +320,7 @@ def fit(
     per_epoch = -(-y.size // cfg.batch_size)
     steps = cfg.epochs * per_epoch
     bar = progress_bar(total=steps, desc=desc, enabled=cfg.progress, leave=False, unit="batch")
-    best_state, best_score, since_best, step = None, -np.inf, 0, 0
+    selection, step = EpochSelection(evaluate, select, cfg.patience), 0
     model.train()
     for epoch in range(cfg.epochs):
         order = rng.permutation(y.size)
@@ -302,24 +347,11 @@ def fit(
             bar.update(1)
         hist.train_loss.append(total_loss / y.size)
         hist.train_acc.append(correct / y.size)
-        was_training = model.training
-        model.eval()
-        if evaluate is not None:
-            hist.eval_acc.append(float(evaluate(model)))
-        if select is not None:
-            score = float(select(model))
-            hist.select_score.append(score)
-            if score > best_score:
-                best_score, since_best, hist.best_epoch = score, 0, epoch + 1
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                since_best += 1
-        model.train(was_training)
+        stop = selection.end_epoch(model, epoch, hist)
         bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.train_acc[-1]:.2f}")
-        if cfg.patience is not None and select is not None and since_best >= cfg.patience:
+        if stop:
             break
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    selection.restore(model)
     hist.seconds = time.perf_counter() - t0
     return hist
