@@ -151,8 +151,8 @@ class SummedUpdates:
     Parameters
     ----------
     parts : iterable of (tensor, index or None)
-        Tensors that the step may change, each whole (None) or only rows ``index`` (a 1-D int64
-        tensor along dimension 0).
+        Tensors of one dtype that the step may change, each whole (None) or only rows ``index``
+        (a 1-D int64 tensor along dimension 0). Every rank must pass the same parts.
     """
 
     def __init__(self, parts: Iterable[tuple[Any, Any]]) -> None:
@@ -162,8 +162,9 @@ class SummedUpdates:
     def _flat(self) -> Any:
         import torch
 
-        return torch.cat([(t if i is None else t.index_select(0, i)).reshape(-1)
-                          for t, i in self.parts])
+        with torch.no_grad():
+            return torch.cat([(t if i is None else t.index_select(0, i)).reshape(-1)
+                              for t, i in self.parts])
 
     def __enter__(self) -> "SummedUpdates":
         if active() and self.parts:
