@@ -188,3 +188,36 @@ def experiments_watched(folder: str) -> dict:
     first = experiments(folder)
     second = experiments(folder)
     return {"first": first, "second": second, "writes": list(writes)}
+
+
+# --- collectives -----------------------------------------------------------------------------------
+
+def collectives_probe() -> dict:
+    """Each collective once, with rank-dependent inputs; errors caught and reported by type."""
+    from emofast import distributed as dist
+    from emofast.errors import StoreError
+
+    r = dist.rank()
+    out: dict = {"rank": r, "world": dist.world(), "main": dist.is_main(), "active": dist.active()}
+    out["gathered"] = dist.all_gather_arrays(np.arange(r + 2) * 10)
+    out["summed"] = dist.all_reduce_sum(np.array([1.0, r]))
+    out["broadcast"] = dist.broadcast_object({"from": r})
+    out["on_main"] = dist.on_main(lambda: f"computed on rank {dist.rank()}")
+    try:
+        dist.on_main(lambda: (_ for _ in ()).throw(StoreError("disk full")))
+    except StoreError as exc:
+        out["on_main_error"] = str(exc)
+    try:
+        dist.check_same("values", np.array([r]))
+    except RuntimeError as exc:
+        out["drift"] = str(exc)
+    dist.check_same("values", np.array([7]))
+    a = nn.Parameter(torch.zeros(2))
+    b = nn.Parameter(torch.zeros(1))
+    c = nn.Parameter(torch.zeros(1))
+    a.grad = torch.full((2,), float(r + 1))
+    b.grad = torch.ones(1) if r == 1 else None  # a gradient on one rank only
+    dist.sum_gradients([a, b, c])
+    out["grads"] = [a.grad.numpy().copy(), b.grad.numpy().copy(), c.grad]
+    dist.barrier()
+    return out
