@@ -83,6 +83,7 @@ def _process_group(args: argparse.Namespace) -> Iterator[str]:
 
         raise InputError(f"emofast {args.command} does not run under torchrun (only evaluate and "
                          "evolve do); run it as one process")
+    owned = not dist.initialized()  # a caller's own group is left to the caller
     dist.init()
     try:
         with contextlib.ExitStack() as stack:
@@ -91,7 +92,8 @@ def _process_group(args: argparse.Namespace) -> Iterator[str]:
                 stack.enter_context(contextlib.redirect_stdout(devnull))
             yield "" if dist.is_main() else f" (rank {dist.rank()})"
     finally:
-        dist.shutdown()
+        if owned:
+            dist.shutdown()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
