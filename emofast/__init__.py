@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         if name in {"ops", "nn", "train", "audio", "video", "corpora", "synthetic", "store", "protocols",
                     "metrics", "report", "cli", "dataset", "errors", "experiments", "parallel",
-                    "fusion", "bundle"}:
+                    "fusion", "bundle", "distributed"}:
             return importlib.import_module(f"emofast.{name}")
         raise AttributeError(f"module 'emofast' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -5,6 +5,13 @@ sub-parser, with ``set_defaults(run=run)``) and ``run(args) -> int``. Commands w
 part of this installation are still listed; invoking one prints why it is unavailable and exits
 with status 2.
 
+Under torchrun (``torchrun --nproc-per-node N -m emofast <command> ...``, or ``python -m
+torch.distributed.run``) the commands that support it (``evaluate``, ``evolve``) detect the
+environment torchrun sets (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), join the
+process group (gloo) and share the training out (:mod:`emofast.distributed`); no flag is needed.
+Rank 0 prints and writes the report and checkpoints; the other ranks print nothing on stdout (their
+errors still reach stderr, marked with the rank). Other commands refuse to run under torchrun.
+
 Exit status: 0 success, 1 an error reported in one line as ``emofast <command>: error: ...``
 (every :class:`emofast.errors.EmofastError` — bad input, a missing or undecodable file, a stale
 or corrupt store — and the ValueError/TypeError/OSError of the native ops and the OS), 2 a usage
@@ -14,10 +21,11 @@ error or unavailable command, 130 interrupted. A traceback means a bug in emofas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -62,6 +70,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _process_group(args: argparse.Namespace) -> Iterator[str]:
+    """Join torchrun's process group for the command (rank 0 keeps stdout); yields the prefix of
+    this rank's error lines."""
+    from emofast import distributed as dist
+
+    if not dist.launched():
+        yield ""
+        return
+    if not getattr(args, "distributed", False):
+        from emofast.errors import InputError
+
+        raise InputError(f"emofast {args.command} does not run under torchrun (only evaluate and "
+                         "evolve do); run it as one process")
+    owned = not dist.initialized()  # a caller's own group is left to the caller
+    dist.init()
+    try:
+        with contextlib.ExitStack() as stack:
+            if not dist.is_main():
+                devnull = stack.enter_context(open(os.devnull, "w"))
+                stack.enter_context(contextlib.redirect_stdout(devnull))
+            yield "" if dist.is_main() else f" (rank {dist.rank()})"
+    finally:
+        if owned:
+            dist.shutdown()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -86,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
+    rank = ""
     try:
-        return int(args.run(args) or 0)
+        with _process_group(args) as rank:
+            return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print(f"\nemofast {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -95,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("EMOFAST_TRACEBACK") == "1":
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"emofast {args.command}: error: {message}", file=sys.stderr)
+        print(f"emofast {args.command}: error{rank}: {message}", file=sys.stderr)
         return 1
 
 

@@ -24,6 +24,17 @@ def demo_roots(demo_cache) -> dict[str, Path]:
     return make_demo_corpora(demo_cache / "corpora", seed=0, quick=True, video=False)
 
 
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory, demo_roots) -> Path:
+    """A feature store holding the log-Mel segments of the quick ``demo_studio`` corpus."""
+    from emofast import cli
+
+    path = tmp_path_factory.mktemp("demo-store")
+    assert cli.main(["features", "demo", str(demo_roots["demo_studio"]), "--out", str(path),
+                     "--no-progress"]) == 0
+    return path
+
+
 def _devices() -> list[str]:
     """``cpu``, plus ``cuda`` when torch sees a GPU and emofast was built with CUDA kernels."""
     import torch

@@ -169,7 +169,14 @@ def set_threads(n: int | None) -> None:
 
 
 def prepare_out(out: str | os.PathLike) -> Path:
-    """Create the ``--out`` folder, refusing a file or an unwritable folder before any work."""
+    """Create the ``--out`` folder, refusing a file or an unwritable folder before any work (under
+    torchrun: rank 0 does, and every rank raises its error)."""
+    from emofast.distributed import on_main
+
+    return on_main(_make_out, out)
+
+
+def _make_out(out: str | os.PathLike) -> Path:
     from emofast.errors import InputError
 
     out = Path(out)

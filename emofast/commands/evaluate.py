@@ -28,6 +28,11 @@ Cross-validation is resumable at fold granularity: every finished fold is kept i
 ``--checkpoint-dir`` (default ``<out>/checkpoints``, one folder per protocol); rerunning the same
 command skips them, and a fold killed mid-training restarts from its beginning (deterministic by its
 seed), so the result is the one of an uninterrupted run.
+
+Scaling out: ``torchrun --nproc-per-node N -m emofast evaluate STORE ...`` (no flag needed) trains
+every fold's CNN data parallel on N ranks; ``--batch-size`` stays the global batch, so the steps are
+those of a one-process run (equal up to float rounding with ``--dropout 0``; dropout draws per
+rank). Rank 0 prints and writes the report and checkpoints (which record N).
 """
 from __future__ import annotations
 
@@ -84,7 +89,7 @@ def register(subparsers: Any) -> None:
     add_training_args(p, epochs=20, folds=5)
     add_fold_args(p)
     add_checkpoint_args(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, distributed=True)
 
 
 def _score_predictions(path: Path):
@@ -167,6 +172,7 @@ def _save_model(args: argparse.Namespace, data: Any, feature_set: Any,
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast evaluate``."""
+    from emofast.distributed import on_main
     from emofast.report import write_report
 
     _check_save_model(args)
@@ -209,8 +215,8 @@ def run(args: argparse.Namespace) -> int:
         model = {"cnn": "GN-CNN", "logreg": "logistic regression", "svm": "linear SVM"}[args.model]
         title = (f"emofast evaluate: {data.corpus} {args.modality} {args.features} features, "
                  f"{model} ({len(data.classes)} classes)")
-    out = write_report(out_dir, evaluations, title=title, plots=not args.no_plots,
-                       notice=sys.stdout, extra_json={"command": getattr(args, "command_line", None)})
+    out = on_main(write_report, out_dir, evaluations, title=title, plots=not args.no_plots,
+                  notice=sys.stdout, extra_json={"command": getattr(args, "command_line", None)})
     print()
     print(out["summary"])
     print(f"\nreport: {out['text']}" + (f" (+ {len(out['plots'])} plots)" if out["plots"] else ""))

@@ -20,6 +20,12 @@ is checkpointed in --checkpoint-dir (default <out>/checkpoints); killed and reru
 command, the run skips finished folds, resumes the unfinished one at its last generation and ends
 with the result of an uninterrupted run. A checkpoint folder of another run (other seed, data,
 settings or protocol) is refused with the file and the field that differs.
+
+Scaling out: ``torchrun --nproc-per-node N -m emofast evolve ...`` (no flag needed) trains each
+generation's contenders on N ranks, contender j on rank j mod N, their SGD updates summed after every
+step; use --tournaments K with 2K >= N to keep every rank busy. With --mode parallel the result is
+the one-process result up to float rounding; with --mode sequential it depends on N, and the
+checkpoints record N (resume with the same N). Rank 0 prints and writes every file.
 """
 from __future__ import annotations
 
@@ -63,12 +69,13 @@ def register(subparsers) -> None:
                    help="torch threads; 0 keeps torch's default (all cores), as before [%(default)s]")
     add_fold_args(p)
     add_checkpoint_args(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, distributed=True)
 
 
 def run(args) -> int:
     """Run ``emofast evolve``."""
     from emofast import dataset
+    from emofast.distributed import on_main
     from emofast.experiments.pathnet import curves_figure, pathway_figure, scratch_vs_transfer
     from emofast.report import recall_table, write_report
     from emofast.train.evolve import EvolveConfig
@@ -99,14 +106,14 @@ def run(args) -> int:
     n_folds = len(evaluations[0].folds)
     title = (f"emofast evolve: PathNet on {target.corpus}, {args.protocol}, {n_folds} fold(s), "
              f"{cfg.generations} generations")
-    report = write_report(out, evaluations, title=title, plots=not args.no_plots,
-                          notice=sys.stdout, extra_plots=plots,
-                          extra_json={"command": getattr(args, "command_line", None),
-                                      "target": args.target, "sources": args.source,
-                                      "store": args.store,
-                                      "source_store": args.source_store or args.store})
+    report = on_main(write_report, out, evaluations, title=title, plots=not args.no_plots,
+                     notice=sys.stdout, extra_plots=plots,
+                     extra_json={"command": getattr(args, "command_line", None),
+                                 "target": args.target, "sources": args.source,
+                                 "store": args.store,
+                                 "source_store": args.source_store or args.store})
     table = recall_table({ev.name: ev.recall_row() for ev in evaluations}, target.classes)
-    (out / "table.txt").write_text(table + "\n")
+    on_main((out / "table.txt").write_text, table + "\n")
     print(report["summary"])
     seconds = sum(ev.seconds for ev in evaluations)
     print(f"{n_folds} fold(s), {seconds:.0f} s; outputs in {out}")

@@ -28,6 +28,12 @@ output (posteriors, curve, info) is saved atomically as ``fold<i>.pt``, and a re
 folds; the unfinished fold gets ``<checkpoint_dir>/fold<i>/`` (:attr:`Fold.checkpoint_dir`) for its
 own mid-fold checkpoints (PathNet's evolutions), removed once the fold is saved. Files of another
 run raise :class:`~emofast.errors.StoreError` naming the file and the field that differs.
+
+Under a process group of several ranks (:mod:`emofast.distributed`) every rank runs the loop with
+the same arguments and the fit callback shares each fold's training out (:func:`emofast.train.fit.fit`,
+:func:`emofast.train.evolve.evolve` do); rank 0 alone creates the checkpoint folder, saves and reads
+fold files (sending a finished fold's output to the others), and the run's identity records the
+number of ranks.
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from emofast import distributed as dist
 from emofast.dataset import SegmentData, Standardizer, normalize as normalize_data
 from emofast.errors import InputError, StoreError
 from emofast.metrics import score, uar
@@ -188,16 +195,24 @@ def _load_fold(path: str, identity: dict[str, Any]) -> FoldOutput:
         raise StoreError(f"checkpoint {path} is damaged ({type(exc).__name__}: {exc})") from None
 
 
+def _finished_fold(path: str, identity: dict[str, Any]) -> FoldOutput | None:
+    """The saved output of a finished fold, or None when it is not saved yet."""
+    return _load_fold(path, identity) if os.path.exists(path) else None
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
 
 
-def _save_fold(path: str, identity: dict[str, Any], out: FoldOutput) -> None:
+def _save_fold(path: str, identity: dict[str, Any], out: FoldOutput, fold_dir: str | None = None) -> None:
+    """Save a finished fold and remove its own checkpoint folder ``fold_dir``."""
     import torch
 
     post = torch.from_numpy(np.array(out.posteriors, copy=True))
     ckpt_io.save(path, "emofast.fold", identity,
                  {"posteriors": post, "curve": _json(out.curve), "info": _json(out.info)})
+    if fold_dir is not None:
+        shutil.rmtree(fold_dir, ignore_errors=True)
 
 
 def cross_validate(
@@ -282,8 +297,8 @@ def cross_validate(
                   "data": _data_fingerprint(data),
                   "settings": json.loads(json.dumps(info or {}, default=str)),
                   "standardize": standardize, "flatten": flatten, **(identity or {}),
-                  "name": name}
-        store = _run_store(checkpoint_dir, run_id)
+                  **dist.identity(), "name": name}
+        store = dist.on_main(_run_store, checkpoint_dir, run_id)
     t0 = time.perf_counter()
     y_true, posteriors, fold_war, fold_uar, curves, details = [], [], [], [], [], []
     item_ids, item_folds, utterance_ids = [], [], np.asarray(data.ids, dtype=str)
@@ -306,22 +321,23 @@ def cross_validate(
             p, y, _ = to_items(post)
             return float(np.mean(p.argmax(1) == y))
 
-        fold_file = fold_dir = None
+        fold_file = fold_dir = out = None
         if store is not None:
             fold_file = os.path.join(store, f"fold{f + 1}.pt")
             fold_dir = os.path.join(store, f"fold{f + 1}")
             fold_id = {**run_id, "fold": f, "fold_seed": fold_seed(seed, f)}
-        if fold_file is not None and os.path.exists(fold_file):
-            out = _load_fold(fold_file, fold_id)
+            out = dist.on_main(_finished_fold, fold_file, fold_id)
+        resumed = out is not None
+        if resumed and dist.is_main():
             warnings.warn(ckpt_io.ResumeWarning(f"{name} fold {f + 1}: finished in {fold_file}, "
                                                 "not re-run"), stacklevel=2)
-        else:
+        if not resumed:
             X_tr, X_te = data.arrays(seg_tr), data.arrays(seg_te)
             if flatten:
                 X_tr, X_te = X_tr.reshape(len(X_tr), -1), X_te.reshape(len(X_te), -1)
             X_tr, X_te = _standardize(X_tr, X_te, standardize)
             if fold_dir is not None:
-                os.makedirs(fold_dir, exist_ok=True)
+                dist.on_main(os.makedirs, fold_dir, exist_ok=True)
             fold = Fold(index=f, seed=fold_seed(seed, f), n_classes=data.n_classes, X_train=X_tr,
                         y_train=seg_y[seg_tr], groups_train=groups[seg_tr],
                         speakers_train=speakers_of_segments[seg_tr], X_test=X_te,
@@ -332,9 +348,8 @@ def cross_validate(
         if np.shape(out.posteriors) != (seg_te.size, data.n_classes):
             raise InputError(f"fit_fold returned posteriors of shape {np.shape(out.posteriors)} "
                              f"for {seg_te.size} test segments and {data.n_classes} classes")
-        if fold_file is not None and not os.path.exists(fold_file):
-            _save_fold(fold_file, fold_id, out)
-            shutil.rmtree(fold_dir, ignore_errors=True)
+        if fold_file is not None and not resumed:
+            dist.on_main(_save_fold, fold_file, fold_id, out, fold_dir)
         post, y, utts = to_items(out.posteriors)
         item_ids.append(utterance_ids[utts])
         item_folds.append(np.full(len(y), f, dtype=np.int64))

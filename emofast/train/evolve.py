@@ -49,6 +49,16 @@ uninterrupted run. The file carries the run's identity (seed, task, a fingerprin
 data and of ``fixed``, the settings, the network's shapes, and what the caller passes as
 ``identity``, e.g. the fold): a checkpoint of any other run is refused with a ``StoreError`` naming
 the field that differs, never resumed or reused. Files are read with ``weights_only=True``.
+
+Distributed (a process group of ``W > 1`` ranks, e.g. under torchrun; every rank calls
+:func:`evolve` with the same arguments): the ``2 * tournaments`` contenders of a generation are
+shared out, contender ``j`` on rank ``j % W``, and after every SGD step the ranks' parameter
+updates are summed, so every rank holds the same network (the exact rule and what it is equivalent
+to: :mod:`emofast.distributed.pathnet`; in parallel mode the result is the single-process one up to
+float rounding). Fitness counts are summed over ranks; the picks, shuffles and mutations come from
+the seed on every rank. Rank 0 alone writes the checkpoint and reads it on a resume (it sends the
+state to the others), and the checkpoint records ``W``: a run resumes only with the same number of
+ranks. ``evaluate`` runs on rank 0 and its value is sent to every rank.
 """
 from __future__ import annotations
 
@@ -62,6 +72,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import torch
 
+from emofast import distributed as dist
 from emofast._progress import progress_bar
 from emofast.dataset import Standardizer
 from emofast.errors import InputError, StoreError
@@ -228,7 +239,7 @@ def _as_xy(X, y, net: PathNet) -> tuple[torch.Tensor, torch.Tensor]:
     return X, y
 
 
-_RESERVED = ("task", "seed", "config", "data", "fixed", "standardize", "network")
+_RESERVED = ("task", "seed", "config", "data", "fixed", "standardize", "network", "world")
 
 
 def _identity(net: PathNet, X: torch.Tensor, y: torch.Tensor, *, task: int, seed, config: EvolveConfig,
@@ -242,7 +253,12 @@ def _identity(net: PathNet, X: torch.Tensor, y: torch.Tensor, *, task: int, seed
     return {"seed": seed_id, **(extra or {}), "task": int(task), "config": dataclasses.asdict(config),
             "data": ckpt_io.fingerprint(X, y), "fixed": None if fixed is None else ckpt_io.fingerprint(fixed),
             "standardize": bool(standardize),
-            "network": {k: list(v.shape) for k, v in net.state_dict().items()}}
+            "network": {k: list(v.shape) for k, v in net.state_dict().items()}, **dist.identity()}
+
+
+def _read_checkpoint(path: str, ident: dict) -> dict | None:
+    """The state of ``path`` if it exists (checked against ``ident``), else None."""
+    return ckpt_io.load(path, "emofast.evolve", ident) if os.path.exists(path) else None
 
 
 def evolve(
@@ -321,10 +337,9 @@ def evolve(
     state = ident = None
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
-        ident = _identity(net, X_given, y, task=task, seed=seed, config=config, fixed=fixed, standardize=standardize,
-                          extra=identity)
-        if os.path.exists(checkpoint):
-            state = ckpt_io.load(checkpoint, "emofast.evolve", ident)
+        ident = dist.on_main(_identity, net, X_given, y, task=task, seed=seed, config=config, fixed=fixed,
+                             standardize=standardize, extra=identity)
+        state = dist.on_main(_read_checkpoint, checkpoint, ident)
     resumed_from = None
     if state is not None:
         try:
@@ -340,16 +355,19 @@ def evolve(
             raise StoreError(f"evolve: checkpoint {checkpoint} is damaged (population {genotypes.shape}, "
                              f"generation {start})")
         resumed_from = start
-        warnings.warn(ckpt_io.ResumeWarning(f"resuming {checkpoint} at generation {start}/{config.generations}"),
-                      stacklevel=2)
+        if dist.is_main():
+            warnings.warn(ckpt_io.ResumeWarning(f"resuming {checkpoint} at generation {start}/{config.generations}"),
+                          stacklevel=2)
     else:
         keys = rng.random((config.population, L, M))
         genotypes = np.sort(np.argsort(keys, axis=-1)[..., : min(net.max_active, M)], axis=-1).astype(np.int64)
         fitness = np.full(config.population, np.nan)
         history = []
 
+    sharded = dist.active()
+    dist.broadcast_module(net)
     bar = progress_bar(total=config.generations, initial=start, desc=f"evolve task {task}", unit="gen",
-                       enabled=progress)
+                       enabled=progress and dist.is_main())
     K = config.tournaments
     for gen in range(start, config.generations):
         if stop_after is not None and gen >= stop_after:
@@ -357,7 +375,13 @@ def evolve(
         picks = rng.choice(config.population, size=2 * K, replace=False)
         correct = np.zeros(2 * K, dtype=np.int64)
         seen = np.zeros(2 * K, dtype=np.int64)
-        if config.mode == "parallel":
+        if sharded:
+            from emofast.distributed.pathnet import train_contenders
+
+            perms = [torch.from_numpy(rng.permutation(n)) for _ in range(1 if config.mode == "parallel" else 2 * K)]
+            correct, seen = train_contenders(net, X, y, genotypes[picks], perms, mode=config.mode, steps=steps,
+                                             batch_size=bs, lr=config.lr, task=task, fixed=fixed_t)
+        elif config.mode == "parallel":
             g = torch.from_numpy(genotypes[picks])
             perm = torch.from_numpy(rng.permutation(n))
             for s in range(steps):
@@ -392,16 +416,17 @@ def evolve(
         rec = {"generation": gen + 1, "contenders": picks.tolist(), "fitness": fit.tolist(),
                "best_fitness": float(np.nanmax(fitness)) if np.isfinite(fitness).any() else float("nan")}
         if evaluate is not None:
-            rec["eval"] = float(evaluate(genotypes[best_i].copy()))
+            rec["eval"] = float(dist.on_main(evaluate, genotypes[best_i].copy()))
         history.append(rec)
         if checkpoint is not None:
-            ckpt_io.save(checkpoint, "emofast.evolve", ident, {
+            dist.on_main(lambda: ckpt_io.save(checkpoint, "emofast.evolve", ident, {
                 "net": net.state_dict(), "genotypes": torch.from_numpy(genotypes.copy()),
                 "fitness": torch.from_numpy(fitness.copy()), "history": json.dumps(history),
-                "rng": json.dumps(rng.bit_generator.state), "generation": gen + 1})
+                "rng": json.dumps(rng.bit_generator.state), "generation": gen + 1}))
         bar.set_postfix(best=f"{rec['best_fitness']:.3f}")
         bar.update(1)
     bar.close()
+    dist.check_same("evolve: the population, fitness and parameters", genotypes, fitness, *net.parameters())
     if np.isfinite(fitness).any():
         best_i = int(np.nanargmax(fitness))
         best_fit = float(fitness[best_i])
@@ -529,7 +554,7 @@ def evolve_chain(
     results: list[EvolveResult] = []
     fixed = np.zeros((net.num_layers, net.num_modules), dtype=bool)
     if checkpoint_dir is not None:
-        os.makedirs(checkpoint_dir, exist_ok=True)
+        dist.on_main(os.makedirs, checkpoint_dir, exist_ok=True)
     for i, st in enumerate(stages):
         stage = Stage.pooled("+".join(s.name for s in st), list(st)) if isinstance(st, (list, tuple)) else st
         gen = torch.Generator().manual_seed(seed * 7919 + i)

@@ -6,6 +6,11 @@ weights, label smoothing, SpecAugment masking and mixup (:mod:`emofast.train.aug
 selection with early stopping on a validation score the caller computes on data it carved from the
 training side. :func:`predict_proba` returns softmax posteriors. Cross-validation over a protocol is
 the experiment layer's (:func:`emofast.experiments.crossval.cross_validate`).
+
+Under a process group of several ranks (torchrun; :mod:`emofast.distributed`) :func:`fit` is data
+parallel, with no wrapper to add: ``batch_size`` is the **global** batch, shared out across the ranks
+by :class:`emofast.distributed.ShardedSampler`, and each step equals the single-process step on the
+same global batch up to float rounding (see :func:`fit`). Without such a group nothing of this runs.
 """
 from __future__ import annotations
 
@@ -155,10 +160,14 @@ class FitHistory:
     seconds: float = 0.0
 
 
+def _rows(X: np.ndarray, sel: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(X[sel], dtype=np.float32))
+
+
 def _batches(X: np.ndarray, idx: np.ndarray, batch_size: int):
     for start in range(0, idx.size, batch_size):
         sel = idx[start:start + batch_size]
-        yield sel, torch.from_numpy(np.ascontiguousarray(X[sel], dtype=np.float32))
+        yield sel, _rows(X, sel)
 
 
 @torch.no_grad()
@@ -233,12 +242,14 @@ class EpochSelection:
         """Run the callbacks after 0-based ``epoch``; True when training should stop."""
         import copy
 
+        from emofast.distributed import on_main  # rank 0 runs the callbacks, every rank gets the value
+
         was_training = model.training
         model.eval()
         if self.evaluate is not None:
-            history.eval_acc.append(float(self.evaluate(model)))
+            history.eval_acc.append(float(on_main(self.evaluate, model)))
         if self.select is not None:
-            score = float(self.select(model))
+            score = float(on_main(self.select, model))
             history.select_score.append(score)
             if score > self.best_score:
                 self.best_score, self.since_best, history.best_epoch = score, 0, epoch + 1
@@ -258,6 +269,19 @@ class EpochSelection:
 def _n_outputs(model: nn.Module, y: np.ndarray) -> int:
     n = getattr(model, "n_classes", None)
     return int(n) if n is not None else int(y.max()) + 1
+
+
+def _rank_seed(seed: int, rank: int) -> int:
+    """Torch seed of ``rank`` in a distributed fit (dropout draws): rank 0 keeps ``seed``."""
+    return int(seed) if rank == 0 else int(np.random.SeedSequence([int(seed), rank]).generate_state(1)[0])
+
+
+def _global_norm(weight: torch.Tensor | None, y_global: torch.Tensor, soft: bool) -> float:
+    """The denominator of ``CrossEntropyLoss(reduction="mean")`` over a whole global batch: its
+    size for soft (mixup) targets or without class weights, else the sum of its labels' weights."""
+    if soft or weight is None:
+        return float(y_global.numel())
+    return float(weight[y_global].sum())
 
 
 def fit(
@@ -295,6 +319,25 @@ def fit(
     Returns
     -------
     FitHistory
+
+    Notes
+    -----
+    **Distributed** (a process group of ``W > 1`` ranks, e.g. under torchrun): every rank passes the
+    same ``X``, ``y``, model and config. Rank 0's initial weights are copied to every rank; each
+    epoch's order is drawn from ``config.seed`` on every rank and cut into global batches of
+    ``batch_size`` rows, of which each rank trains a contiguous ``1/W`` share
+    (:class:`emofast.distributed.ShardedSampler`). Each rank's loss is the summed loss of its rows
+    divided by the normaliser of the *global* batch (its size, or the sum of its class weights), and
+    the gradients are summed over ranks after backward (one all-reduce; no
+    ``DistributedDataParallel`` wrapper, so the model stays the caller's module and an uneven last
+    batch or class weights still give the exact global-batch gradient). SpecAugment and mixup are
+    drawn for the global batch on every rank (same generator), then sliced. Hence a distributed step
+    equals the single-process step with the same ``batch_size`` up to float rounding, except for
+    dropout, which draws per rank (rank 0 keeps the seed; BatchNorm statistics would be per rank
+    too, and rank 0's are copied to all after each epoch: emofast's networks use GroupNorm).
+    ``train_loss``/``train_acc`` are summed over ranks; ``evaluate`` and ``select`` run on rank 0
+    only and their values are sent to every rank, so early stopping stops every rank together
+    (they must not use collectives themselves). The progress bar is rank 0's.
     """
     from emofast.train.augment import mixup, spec_mask
 
@@ -307,29 +350,38 @@ def fit(
     if (cfg.freq_masks or cfg.time_masks) and len(np.shape(X[:1])) != 4:
         raise InputError("SpecAugment masking needs (n, channels, bands, frames) inputs, got "
                          f"rows of shape {np.shape(X[:1])[1:]}")
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    from emofast import distributed as dist
+
+    sharded = dist.active()
+    torch.manual_seed(_rank_seed(cfg.seed, dist.rank()) if sharded else cfg.seed)
+    sampler = dist.ShardedSampler(y.size, cfg.batch_size, seed=cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    if sharded:
+        dist.broadcast_module(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(params, cfg)
     n_out = _n_outputs(model, y)
     weight = _class_weights(y, n_out) if cfg.class_weight == "balanced" else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing,
+                                  reduction="sum" if sharded else "mean")
+    augment = bool(cfg.freq_masks or cfg.time_masks or cfg.mixup > 0)
     yt = torch.from_numpy(y)
     hist = FitHistory()
     t0 = time.perf_counter()
-    per_epoch = -(-y.size // cfg.batch_size)
-    steps = cfg.epochs * per_epoch
-    bar = progress_bar(total=steps, desc=desc, enabled=cfg.progress, leave=False, unit="batch")
+    steps = cfg.epochs * sampler.steps
+    bar = progress_bar(total=steps, desc=desc, enabled=cfg.progress and dist.is_main(), leave=False,
+                       unit="batch")
     selection, step = EpochSelection(evaluate, select, cfg.patience), 0
     model.train()
     for epoch in range(cfg.epochs):
-        order = rng.permutation(y.size)
         total_loss, correct = 0.0, 0
-        for sel, xb in _batches(X, order, cfg.batch_size):
+        for batch in sampler.epoch():
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * _lr_factor(cfg.schedule, step, steps)
             step += 1
-            yb = yt[sel]
+            # sharded without augmentation: read only this rank's rows; else the global batch
+            sel = batch.local if sharded and not augment else batch.indices
+            xb, yb = _rows(X, sel), yt[sel]
             if cfg.freq_masks or cfg.time_masks:
                 xb = spec_mask(xb, gen, freq_masks=cfg.freq_masks, time_masks=cfg.time_masks,
                                max_width=cfg.mask_width)
@@ -337,16 +389,30 @@ def fit(
                 xb, target = mixup(xb, nn.functional.one_hot(yb, n_out).float(), cfg.mixup, gen)
             else:
                 target = yb
-            logits = model(xb)
-            loss = loss_fn(logits, target)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if sharded:
+                if augment:
+                    xb, target, yb = xb[batch.rows], target[batch.rows], yb[batch.rows]
+                norm = _global_norm(weight, yt[batch.indices], cfg.mixup > 0)
+                logits = model(xb) if len(yb) else None
+                loss = loss_fn(logits, target) / norm if logits is not None else torch.zeros(())
+                if logits is not None:
+                    loss.backward()
+                dist.sum_gradients(params)
+            else:
+                logits = model(xb)
+                loss = loss_fn(logits, target)
+                loss.backward()
             opt.step()
-            total_loss += float(loss.detach()) * sel.size
-            correct += int((logits.argmax(1) == yb).sum())
+            total_loss += float(loss.detach()) * batch.size
+            if logits is not None:
+                correct += int((logits.argmax(1) == yb).sum())
             bar.update(1)
-        hist.train_loss.append(total_loss / y.size)
-        hist.train_acc.append(correct / y.size)
+        if sharded:
+            total_loss, correct = dist.all_reduce_sum(np.array([total_loss, correct], np.float64))
+            dist.broadcast_module(model)  # buffers (BatchNorm statistics): rank 0's everywhere
+        hist.train_loss.append(float(total_loss) / y.size)
+        hist.train_acc.append(int(correct) / y.size)
         stop = selection.end_epoch(model, epoch, hist)
         bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", acc=f"{hist.train_acc[-1]:.2f}")
         if stop:
