@@ -49,6 +49,7 @@ class BaselineConfig(TrainingRecipe):
         Carve this many speakers from each fold's training side as validation data: the model
         trains on the others and keeps the epoch with the best validation UAR (utterance level).
         The test fold is never looked at. 0: train on the whole training side for ``epochs``.
+        A protocol with its own validation part (``split``) selects on that instead.
     patience : int or None, default None
         With ``val_speakers``: stop after this many epochs without a better validation UAR.
     The other training options are those of :class:`emofast.train.fit.TrainingRecipe`.
@@ -121,9 +122,10 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
     fold (from ``init_state`` when fine-tuning; all layers trained), seeded by the fold.
 
     ``make_model(n_classes)`` replaces the preset network (any module mapping
-    ``(batch, C, H, W)`` to logits). With ``config.val_speakers`` the epoch is chosen on speakers
-    held out of the training side (:func:`validation_split`); the test curve is recorded but never
-    used.
+    ``(batch, C, H, W)`` to logits). The epoch is chosen on the protocol's validation part
+    (:attr:`Fold.X_val`, e.g. the official ``val`` split) where it has one, else, with
+    ``config.val_speakers``, on speakers held out of the training side (:func:`validation_split`);
+    the test curve is recorded but never used.
     """
     import torch
 
@@ -137,11 +139,12 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
             model.load_state_dict(init_state)
         select = None
         fit_rows = np.arange(len(fold.y_train))
-        if config.val_speakers:
+        X_val, y_val, g_val = fold.X_val, fold.y_val, fold.groups_val
+        if X_val is None and config.val_speakers:
             fit_rows, val_rows = validation_split(fold, config.val_speakers)
             X_val = fold.X_train[val_rows]
             y_val, g_val = fold.y_train[val_rows], fold.groups_train[val_rows]
-
+        if X_val is not None:
             def select(m: Any) -> float:
                 return utterance_uar(predict_proba(m, X_val), y_val, g_val)
 

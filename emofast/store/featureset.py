@@ -27,6 +27,8 @@ class SegmentRecord:
     gender: str | None = None
     #: blake2b checksum of the rows (None for stores written before checksums)
     checksum: str | None = None
+    #: the corpus's official split (``train``, ``val``, ``test``), None where it has none
+    split: str | None = None
 
     @property
     def n_segments(self) -> int:
@@ -54,7 +56,8 @@ class FeatureSet:
     settings : dict
         What the key hashes (modality, extractor, config).
     features : numpy.memmap
-        ``(n_rows, 3, 64, 64)`` float32 for audio, ``(n_rows, 64, 64, 3)`` uint8 for faces
+        ``(n_rows, 3, 64, 64)`` float32 for audio, ``(n_rows, 64, 64, 3)`` uint8 for faces (video
+        crops and images)
         (read-only). Every row belongs to at most one record of :attr:`utterances`.
     utterances : list of SegmentRecord
         Utterances with at least one segment, in request order; segments ``start:stop``.
