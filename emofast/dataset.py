@@ -177,8 +177,10 @@ class SegmentData:
         """One line: utterances, segments, speakers, class counts and what was dropped."""
         counts = np.bincount(self.labels, minlength=len(self.classes))
         per = ", ".join(f"{c} {n}" for c, n in zip(self.classes, counts))
+        from emofast.corpora.records import describe_speakers
+
         text = (f"{self.n_utterances} utterances, {len(self.X)} segments, "
-                f"{np.unique(self.speakers).size} speakers ({per})")
+                f"{describe_speakers(self.speakers.tolist())} ({per})")
         if self.dropped:
             gone = ", ".join(f"{c} {n}" for c, n in sorted(self.dropped.items()))
             text += f"; left out by --labels: {sum(self.dropped.values())} ({gone})"

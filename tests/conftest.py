@@ -62,3 +62,21 @@ def emodb_root() -> Path:
     if not (root / "wav").is_dir():
         pytest.skip(f"EMO-DB not found at {root} (set EMOFAST_EMODB or EMOFAST_CORPORA)")
     return root
+
+
+@pytest.fixture(scope="session")
+def ckplus_root() -> Path:
+    """The real CK+48 folder (981 PNGs in emotion folders); tests using it skip when it is absent."""
+    root = corpus_root("ckplus48")
+    if not (root / "anger").is_dir():
+        pytest.skip(f"CK+48 not found at {root} (set EMOFAST_CKPLUS48 or EMOFAST_CORPORA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def fer2013_root() -> Path:
+    """The real FER2013 folder (train/, validation/, test/); tests using it skip when it is absent."""
+    root = corpus_root("fer2013")
+    if not (root / "train").is_dir():
+        pytest.skip(f"FER2013 not found at {root} (set EMOFAST_FER2013 or EMOFAST_CORPORA)")
+    return root

@@ -28,6 +28,7 @@ __all__ = [
     "CorpusIndex",
     "canonical_label",
     "canonical_split",
+    "describe_speakers",
     "select_labels",
     "select_modality",
     "MissingPathError",
@@ -114,6 +115,18 @@ def canonical_split(name: str) -> str | None:
     ('val', 'val', None)
     """
     return _SPLIT_SYNONYMS.get(name.strip().lower())
+
+
+def describe_speakers(speakers: Iterable[str]) -> str:
+    """``"N speakers"``, or ``"speakers unknown"`` when every one is :data:`UNKNOWN_SPEAKER`.
+
+    Examples
+    --------
+    >>> describe_speakers(["a", "b", "a"]), describe_speakers([UNKNOWN_SPEAKER] * 3)
+    ('2 speakers', 'speakers unknown')
+    """
+    names = set(speakers)
+    return "speakers unknown" if names == {UNKNOWN_SPEAKER} else f"{len(names)} speakers"
 
 
 @dataclass(frozen=True)
@@ -210,9 +223,7 @@ class CorpusIndex:
     def summary(self) -> str:
         """One-line human-readable description."""
         labels = ", ".join(f"{k} {v}" for k, v in self.label_counts().items())
-        speakers = self.speakers()
-        who = ("speakers unknown" if speakers == [UNKNOWN_SPEAKER]
-               else f"{len(speakers)} speakers")
+        who = describe_speakers(u.speaker for u in self.utterances)
         splits = ", ".join(f"{k} {v}" for k, v in self.split_counts().items())
         return (f"{self.name}: {len(self.utterances)} utterances, {who} ({labels})"
                 + (f"; official split {splits}" if splits else "")

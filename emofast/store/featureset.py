@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emofast.corpora import EMOTIONS
+from emofast.corpora.records import describe_speakers
 from emofast.errors import InputError
 
 __all__ = ["FeatureSet", "SegmentRecord", "FailedRecord"]
@@ -193,4 +194,4 @@ class FeatureSet:
         """One line: counts of utterances, segments, speakers and failures."""
         return (f"{self.corpus}/{self.modality} [{self.key}]: {len(self.utterances)} utterances, "
                 f"{self.n_segments} segments of shape {tuple(self.features.shape[1:])}, "
-                f"{len(set(r.speaker for r in self.utterances))} speakers, {len(self.failed)} failed")
+                f"{describe_speakers(r.speaker for r in self.utterances)}, {len(self.failed)} failed")
