@@ -35,11 +35,16 @@ FER_FILES = {
 }
 
 
+def write_tree(root: Path, rels) -> Path:
+    """One random face per relative path under ``root``."""
+    for i, rel in enumerate(rels):
+        write_face(root / rel, seed=i)
+    return root
+
+
 @pytest.fixture
 def fer(tmp_path: Path) -> Path:
-    root = tmp_path / "fer2013"
-    for i, rel in enumerate(FER_FILES):
-        write_face(root / rel, seed=i)
+    root = write_tree(tmp_path / "fer2013", FER_FILES)
     (root / "README.md").write_text("not media")
     return root
 
@@ -58,10 +63,7 @@ CK_FILES = {
 
 @pytest.fixture
 def ckplus(tmp_path: Path) -> Path:
-    root = tmp_path / "ckplus48"
-    for i, rel in enumerate(CK_FILES):
-        write_face(root / rel, seed=i)
-    return root
+    return write_tree(tmp_path / "ckplus48", CK_FILES)
 
 
 def test_vocabulary_keeps_old_indices_and_maps_spellings():
@@ -144,10 +146,8 @@ def test_ckplus_bad_names(ckplus: Path):
 def test_image_and_speech_corpora_do_not_claim_each_other(fer: Path, ckplus: Path, tmp_path: Path):
     with pytest.raises(ValueError, match="mixed corpora"):
         both = tmp_path / "both"
-        for i, rel in enumerate(list(FER_FILES)[:3]):
-            write_face(both / "fer" / rel, seed=i)
-        for i, rel in enumerate(list(CK_FILES)[:3]):
-            write_face(both / "ck" / rel, seed=i)
+        write_tree(both / "fer", list(FER_FILES)[:3])
+        write_tree(both / "ck", list(CK_FILES)[:3])
         detect_corpus(both)
     # an image next to EMO-DB files is not media of EMO-DB
     emodb = tmp_path / "emodb"
