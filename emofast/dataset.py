@@ -43,6 +43,7 @@ __all__ = [
     "from_archive",
     "select_classes",
     "open_feature_set",
+    "stored_modality",
     "load",
     "Standardizer",
     "NORMALIZATIONS",
@@ -143,6 +144,9 @@ class SegmentData:
         Utterances left out by the label selection, per label.
     normalization : str or None
         ``"speaker"`` or ``"corpus"`` after :func:`normalize` (transductive), else None.
+    splits : numpy.ndarray of str or None
+        The corpus's official split of every utterance (``"train"``, ``"val"``, ``"test"``, or
+        ``""`` where it gives none); None when the corpus has no split (the ``split`` protocol).
     """
 
     X: Any
@@ -155,6 +159,7 @@ class SegmentData:
     corpus: str = ""
     dropped: dict[str, int] = field(default_factory=dict)
     normalization: str | None = None
+    splits: np.ndarray | None = None
 
     @property
     def n_utterances(self) -> int:
@@ -173,8 +178,10 @@ class SegmentData:
         """One line: utterances, segments, speakers, class counts and what was dropped."""
         counts = np.bincount(self.labels, minlength=len(self.classes))
         per = ", ".join(f"{c} {n}" for c, n in zip(self.classes, counts))
+        from emofast.corpora.records import describe_speakers
+
         text = (f"{self.n_utterances} utterances, {len(self.X)} segments, "
-                f"{np.unique(self.speakers).size} speakers ({per})")
+                f"{describe_speakers(self.speakers.tolist())} ({per})")
         if self.dropped:
             gone = ", ".join(f"{c} {n}" for c, n in sorted(self.dropped.items()))
             text += f"; left out by --labels: {sum(self.dropped.values())} ({gone})"
@@ -183,7 +190,7 @@ class SegmentData:
 
 def _build(X: Any, rows: list[np.ndarray], names: Sequence[str], speakers: Sequence[Any],
            ids: Sequence[str], classes: Sequence[str] | None, corpus: str,
-           channels_last: bool = False) -> SegmentData:
+           channels_last: bool = False, splits: Sequence[str | None] | None = None) -> SegmentData:
     """SegmentData of the utterances with segments and a wanted label (the one selection rule)."""
     present = sorted({str(n) for n in names})
     wanted = present if classes is None else [str(c) for c in classes]
@@ -206,10 +213,13 @@ def _build(X: Any, rows: list[np.ndarray], names: Sequence[str], speakers: Seque
         raise InputError(f"segments{where} have shape {view.shape[1:]}; expected 3 × N × N "
                          "(log-Mel, Δ, ΔΔ or RGB) or a feature vector")
     groups = np.repeat(np.arange(len(keep), dtype=np.int64), sizes)
+    kept_splits = None
+    if splits is not None and any(splits[u] for u in keep):
+        kept_splits = np.asarray([str(splits[u] or "") for u in keep])
     return SegmentData(X=view, segment_labels=codes[groups], groups=groups, labels=codes,
                        speakers=np.asarray([str(speakers[u]) for u in keep]),
                        ids=[str(ids[u]) for u in keep], classes=list(wanted), corpus=corpus,
-                       dropped=dropped)
+                       dropped=dropped, splits=kept_splits)
 
 
 def _field(record: Any, name: str) -> Any:
@@ -223,14 +233,17 @@ def from_feature_set(feature_set: Any, classes: Sequence[str] | None = None) -> 
     ----------
     feature_set : emofast.store.FeatureSet
         Needs ``.features`` (``(n_segments, ...)`` array) and ``.utterances`` (records with ``id``,
-        ``start``, ``stop``, ``label``, ``speaker``; rows ``start:stop`` belong to the record).
+        ``start``, ``stop``, ``label``, ``speaker`` and optionally ``split``; rows ``start:stop``
+        belong to the record).
     classes : sequence of str, optional
         Emotions to keep, in class-index order; default: every label present, sorted.
 
     Returns
     -------
     SegmentData
-        Face crops stored channels-last come out ``(n, 3, H, W)`` float32 in [0, 1].
+        Face crops stored channels-last (``(n, H, W, 3)`` uint8, video crops and images) come out
+        ``(n, 3, H, W)`` float32 in [0, 1]; the records' official splits in
+        :attr:`SegmentData.splits`.
 
     Raises
     ------
@@ -244,14 +257,15 @@ def from_feature_set(feature_set: Any, classes: Sequence[str] | None = None) -> 
     channels_last = (features.ndim == 4 and features.shape[-1] in (1, 3)
                      and features.shape[1] not in (1, 3))
     rows = [np.arange(int(_field(r, "start")), int(_field(r, "stop"))) for r in records]
+    splits = [r.get("split") if isinstance(r, dict) else getattr(r, "split", None) for r in records]
     return _build(features, rows, [_field(r, "label") for r in records],
                   [_field(r, "speaker") for r in records], [_field(r, "id") for r in records],
-                  classes, str(getattr(feature_set, "corpus", "")), channels_last)
+                  classes, str(getattr(feature_set, "corpus", "")), channels_last, splits)
 
 
 def from_arrays(X: Any, groups: Sequence[int], labels: Sequence[str], speakers: Sequence[Any],
                 classes: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
-                corpus: str = "") -> SegmentData:
+                corpus: str = "", splits: Sequence[str | None] | None = None) -> SegmentData:
     """Labelled segments from arrays.
 
     Parameters
@@ -267,6 +281,8 @@ def from_arrays(X: Any, groups: Sequence[int], labels: Sequence[str], speakers: 
     ids : sequence of str, optional
         Utterance ids (default ``"0", "1", ...``).
     corpus : str
+    splits : sequence of str, optional
+        Official split of every utterance (``"train"``, ``"val"``, ``"test"``; ``""``/None: none).
 
     Returns
     -------
@@ -284,8 +300,11 @@ def from_arrays(X: Any, groups: Sequence[int], labels: Sequence[str], speakers: 
         raise InputError(f"groups must be utterance indices in [0, {n_utt})")
     order = np.argsort(groups, kind="stable")
     rows = np.split(order, np.searchsorted(groups[order], np.arange(1, n_utt)))
+    if splits is not None and len(splits) != n_utt:
+        raise InputError(f"{n_utt} labels but {len(splits)} splits: need one per utterance")
     ids = [str(i) for i in range(n_utt)] if ids is None else list(ids)
-    return _build(X, rows, list(labels), list(speakers), ids, classes, corpus)
+    return _build(X, rows, list(labels), list(speakers), ids, classes, corpus,
+                  splits=None if splits is None else list(splits))
 
 
 def select_classes(data: SegmentData, classes: Sequence[str]) -> SegmentData:
@@ -326,7 +345,7 @@ def from_archive(path: str | os.PathLike, classes: Sequence[str] | None = None) 
 
     The archive holds ``X`` (n_segments, 3, N, N), ``groups`` (utterance index of every segment),
     ``labels`` (emotion name of every utterance) and ``speakers`` (speaker of every utterance);
-    ``ids`` is optional.
+    ``ids`` and ``splits`` (official split of every utterance) are optional.
 
     Raises
     ------
@@ -343,16 +362,27 @@ def from_archive(path: str | os.PathLike, classes: Sequence[str] | None = None) 
         if missing:
             raise InputError(f"{path} lacks {sorted(missing)} (needs X, groups, labels, speakers)")
         ids = [str(i) for i in z["ids"]] if "ids" in z.files else None
+        splits = [str(s) for s in z["splits"]] if "splits" in z.files else None
         try:
             return from_arrays(z["X"], z["groups"], [str(s) for s in z["labels"]],
                                [str(s) for s in z["speakers"]], classes, ids=ids,
-                               corpus=path.stem)
+                               corpus=path.stem, splits=splits)
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
 
 
-def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str = "audio", *,
-                     default_settings: bool = False, functionals: str | None = None):
+def stored_modality(store: str | os.PathLike, corpus: str | None) -> str:
+    """The modality of ``corpus``'s complete feature sets in ``store`` when it has one only
+    (an image corpus: ``"image"``), else ``"audio"``."""
+    from emofast.store import FeatureStore
+
+    found = {s["modality"] for s in FeatureStore(store).available()
+             if s["complete"] and (corpus is None or s["corpus"] == corpus)}
+    return found.pop() if len(found) == 1 else "audio"
+
+
+def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str | None = "audio",
+                     *, default_settings: bool = False, functionals: str | None = None):
     """Open a complete feature set of a store.
 
     Parameters
@@ -360,7 +390,8 @@ def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str
     store : str or path
     corpus : str or None
         None: the store's only corpus.
-    modality : {"audio", "video"}
+    modality : {"audio", "video", "image"} or None
+        None: the one modality stored for ``corpus`` (:func:`stored_modality`).
     default_settings : bool, default False
         Audio: require the settings ``emofast features`` uses (the default
         :class:`emofast.audio.LogMelConfig`) and refuse a set extracted with others; False: the
@@ -379,6 +410,8 @@ def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str
     if not root.is_dir():
         raise MissingFileError(f"feature store {str(root)!r} does not exist; create it with "
                                "`emofast features <corpus> <root> --out STORE`")
+    if modality is None:
+        modality = stored_modality(root, corpus)
     if functionals is not None:
         from emofast.audio.functionals import FunctionalsExtractor
 
@@ -394,7 +427,7 @@ def open_feature_set(store: str | os.PathLike, corpus: str | None, modality: str
 
 
 def load(source: str | os.PathLike, *, store: str | os.PathLike | None = None,
-         modality: str = "audio", classes: Sequence[str] | None = None) -> SegmentData:
+         modality: str | None = "audio", classes: Sequence[str] | None = None) -> SegmentData:
     """Labelled segments from an archive path or a corpus of a store.
 
     Parameters
@@ -403,7 +436,8 @@ def load(source: str | os.PathLike, *, store: str | os.PathLike | None = None,
         A ``.npz`` archive, or a corpus name inside ``store``.
     store : str or path, optional
         Feature store folder (from ``emofast features``); needed for corpus names.
-    modality : {"audio", "video"}
+    modality : {"audio", "video", "image"} or None
+        None: the one modality stored for the corpus.
     classes : sequence of str, optional
         Emotions to keep (default: all present).
     """

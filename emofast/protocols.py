@@ -8,8 +8,14 @@ rows they own, so segments of one utterance never straddle train and test. The p
 segment-level split is available as :func:`segment_kfold` for comparison; it emits a
 :class:`LeakageWarning` and its numbers must be reported as leaky.
 
+Besides k-fold by utterance and leave-one-speaker-out, :func:`speaker_kfold` deals whole speakers
+(subjects) into k folds (CK+: never the frames of one subject on both sides), and
+:func:`official_split` takes a corpus's own train/validation/test split (FER2013): train on
+``train``, select on ``val``, test on ``test``.
+
 Every random choice takes a seed or a :class:`numpy.random.Generator`. All splitters are generators
-of ``(train_idx, test_idx)`` pairs of sorted ``int64`` index arrays.
+of ``(train_idx, test_idx)`` pairs of sorted ``int64`` index arrays; :func:`make_splits` returns
+them as :class:`Split` pairs, which also carry the validation indices of a protocol that has them.
 """
 from __future__ import annotations
 
@@ -19,14 +25,18 @@ from typing import Union
 
 import numpy as np
 
+from emofast.corpora.records import UNKNOWN_SPEAKER
 from emofast.errors import InputError
 
 __all__ = [
     "LeakageWarning",
     "DegenerateProtocolWarning",
     "Seed",
+    "Split",
     "stratified_kfold",
     "leave_one_speaker_out",
+    "speaker_kfold",
+    "official_split",
     "segment_kfold",
     "segments_of",
     "aggregate_segments",
@@ -38,7 +48,33 @@ __all__ = [
 Seed = Union[int, np.random.Generator, None]
 
 #: Protocol names understood by :func:`make_splits` (and the CLI's ``--protocol``).
-PROTOCOLS = ("kfold", "loso", "segment")
+PROTOCOLS = ("kfold", "loso", "segment", "speaker-kfold", "split")
+
+
+class Split(tuple):
+    """One fold: a ``(train_idx, test_idx)`` pair (it unpacks as one) with validation indices.
+
+    Attributes
+    ----------
+    train, test : numpy.ndarray of int64
+        ``split[0]`` and ``split[1]``.
+    val : numpy.ndarray of int64
+        Indices to select models on (empty unless the protocol defines them: ``split``'s
+        ``val`` part). Disjoint from ``train`` and ``test``.
+    """
+
+    def __new__(cls, train: np.ndarray, test: np.ndarray, val: np.ndarray | None = None) -> "Split":
+        obj = super().__new__(cls, (train, test))
+        obj.val = np.zeros(0, dtype=np.int64) if val is None else val
+        return obj
+
+    @property
+    def train(self) -> np.ndarray:
+        return self[0]
+
+    @property
+    def test(self) -> np.ndarray:
+        return self[1]
 
 
 class LeakageWarning(UserWarning):
@@ -96,6 +132,24 @@ def _stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> n
     return rng.permutation(k)[fold]
 
 
+def _check_kfold(k: int, n_items: int, what: str, repeats: int) -> None:
+    """Refuse a k-fold over ``n_items`` ``what`` that cannot be made."""
+    if not isinstance(k, (int, np.integer)) or k < 2:
+        raise InputError(f"k must be an integer >= 2, got {k!r}")
+    if k > n_items:
+        raise InputError(f"k={k} folds need at least {k} {what}, got {n_items}")
+    if repeats < 1:
+        raise InputError(f"repeats must be >= 1, got {repeats}")
+
+
+def _fold_pairs(fold: np.ndarray, k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(train_idx, test_idx)`` of every fold ``0 .. k-1`` of a fold-number-per-item array."""
+    all_idx = np.arange(fold.size, dtype=np.int64)
+    for f in range(k):
+        test = fold == f
+        yield all_idx[~test], all_idx[test]
+
+
 def stratified_kfold(
     labels: Sequence | np.ndarray,
     k: int = 5,
@@ -124,19 +178,10 @@ def stratified_kfold(
         Sorted utterance indices; disjoint, and together they cover all utterances.
     """
     y = _as_1d("labels", labels)
-    if not isinstance(k, (int, np.integer)) or k < 2:
-        raise InputError(f"k must be an integer >= 2, got {k!r}")
-    if k > y.size:
-        raise InputError(f"k={k} folds need at least {k} utterances, got {y.size}")
-    if repeats < 1:
-        raise InputError(f"repeats must be >= 1, got {repeats}")
+    _check_kfold(k, y.size, "utterances", repeats)
     rng = _rng(seed)
-    all_idx = np.arange(y.size, dtype=np.int64)
     for _ in range(repeats):
-        fold = _stratified_folds(y, int(k), rng)
-        for f in range(k):
-            test = fold == f
-            yield all_idx[~test], all_idx[test]
+        yield from _fold_pairs(_stratified_folds(y, int(k), rng), int(k))
 
 
 def leave_one_speaker_out(
@@ -163,6 +208,97 @@ def leave_one_speaker_out(
     for name in names:
         test = s == name
         yield all_idx[~test], all_idx[test]
+
+
+def _check_known_speakers(protocol: str, s: np.ndarray) -> None:
+    if np.any(s == UNKNOWN_SPEAKER):
+        n = int(np.sum(s == UNKNOWN_SPEAKER))
+        raise InputError(f"protocol {protocol!r} splits by speaker, but {n} of {s.size} utterances "
+                         f"have no speaker identity ({UNKNOWN_SPEAKER!r}); use 'split' (the corpus's "
+                         "official split) or 'kfold'")
+
+
+def speaker_kfold(
+    speakers: Sequence | np.ndarray,
+    k: int = 5,
+    *,
+    repeats: int = 1,
+    seed: Seed = 0,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """k folds of whole speakers (subjects): no speaker is ever on both sides of a split.
+
+    Speakers are dealt, largest first (ties in a seeded random order), each to the fold holding
+    the fewest utterances so far, so fold sizes stay even when speakers have different numbers of
+    utterances (CK+: 1 to 24 images per subject).
+
+    Parameters
+    ----------
+    speakers : array-like of shape (n_utterances,)
+        Speaker (subject) id of each utterance.
+    k : int, default 5
+        Number of folds, ``2 <= k <= n_speakers``.
+    repeats : int, default 1
+        Repeat with a new shuffle; yields ``k * repeats`` splits.
+    seed : int, numpy.random.Generator or None, default 0
+
+    Yields
+    ------
+    train_idx, test_idx : numpy.ndarray of int64
+        Sorted utterance indices; the test side holds every utterance of its speakers.
+
+    Examples
+    --------
+    >>> spk = ["a", "a", "b", "c", "c", "d"]
+    >>> folds = list(speaker_kfold(spk, k=2))
+    >>> [te.size for _, te in folds], sorted(spk[i] for _, te in folds for i in te) == sorted(spk)
+    ([3, 3], True)
+    """
+    s = _as_1d("speakers", speakers)
+    names, inverse, sizes = np.unique(s, return_inverse=True, return_counts=True)
+    _check_kfold(k, names.size, "speakers", repeats)
+    rng = _rng(seed)
+    for _ in range(repeats):
+        order = rng.permutation(names.size)
+        order = order[np.argsort(-sizes[order], kind="stable")]
+        load = np.zeros(k, dtype=np.int64)
+        fold_of = np.empty(names.size, dtype=np.int64)
+        for sp in order:
+            f = int(np.argmin(load))
+            fold_of[sp] = f
+            load[f] += sizes[sp]
+        yield from _fold_pairs(fold_of[inverse], int(k))
+
+
+def official_split(splits: Sequence | np.ndarray) -> Split:
+    """The corpus's own split: train on ``train``, select on ``val``, test on ``test``.
+
+    Parameters
+    ----------
+    splits : array-like of str, shape (n_utterances,)
+        ``"train"``, ``"val"`` or ``"test"`` per utterance (FER2013: Training, PublicTest,
+        PrivateTest).
+
+    Returns
+    -------
+    Split
+        One fold; ``val`` is empty when the corpus has no validation part.
+
+    Raises
+    ------
+    InputError
+        An utterance without a split (or with another name), or no train or no test utterance.
+    """
+    s = _as_1d("splits", splits).astype(str)
+    bad = sorted(set(s.tolist()) - {"train", "val", "test"})
+    if bad:
+        n = int(np.isin(s, bad).sum())
+        raise InputError(f"{n} of {s.size} utterances have no official split (found {bad}); "
+                         "every utterance needs train, val or test for protocol 'split'")
+    train, val, test = (np.flatnonzero(s == name).astype(np.int64) for name in ("train", "val", "test"))
+    if train.size == 0 or test.size == 0:
+        raise InputError(f"protocol 'split' needs train and test utterances, got {train.size} train, "
+                         f"{val.size} val, {test.size} test")
+    return Split(train, test, val)
 
 
 def segment_kfold(
@@ -287,53 +423,68 @@ def make_splits(
     labels: np.ndarray,
     speakers: np.ndarray | None = None,
     segment_labels: np.ndarray | None = None,
+    splits: np.ndarray | None = None,
     k: int = 5,
     repeats: int = 1,
     seed: Seed = 0,
-) -> list[tuple[np.ndarray, np.ndarray]]:
+) -> list[Split]:
     """Materialise the splits of a protocol by name.
 
     Parameters
     ----------
-    protocol : {"kfold", "loso", "segment"}
+    protocol : {"kfold", "loso", "segment", "speaker-kfold", "split"}
         ``kfold``: :func:`stratified_kfold` over utterances; ``loso``:
-        :func:`leave_one_speaker_out`; ``segment``: :func:`segment_kfold` over segments (leaky).
+        :func:`leave_one_speaker_out`; ``segment``: :func:`segment_kfold` over segments (leaky);
+        ``speaker-kfold``: :func:`speaker_kfold`; ``split``: :func:`official_split`.
     labels : array of shape (n_utterances,)
         Utterance labels (``kfold``).
     speakers : array of shape (n_utterances,), optional
-        Required by ``loso``.
+        Required by ``loso`` and ``speaker-kfold``; an unknown speaker
+        (:data:`~emofast.corpora.records.UNKNOWN_SPEAKER`) is refused there.
     segment_labels : array of shape (n_segments,), optional
         Required by ``segment``.
+    splits : array of str, shape (n_utterances,), optional
+        Official split of every utterance; required by ``split``.
     k, repeats, seed
         Passed to the k-fold splitters.
 
     Returns
     -------
-    list of (train_idx, test_idx)
-        Utterance indices, or segment indices for ``segment``.
+    list of Split
+        ``(train_idx, test_idx)`` pairs of utterance indices (segment indices for ``segment``);
+        ``split``'s one fold carries its validation indices in :attr:`Split.val`.
     """
     if protocol == "kfold":
-        splits = list(stratified_kfold(labels, k, repeats=repeats, seed=seed))
-        _warn_degenerate(protocol, splits, np.asarray(labels))
-        return splits
-    if protocol == "loso":
+        folds = [Split(*f) for f in stratified_kfold(labels, k, repeats=repeats, seed=seed)]
+        _warn_degenerate(protocol, folds, np.asarray(labels))
+        return folds
+    if protocol in ("loso", "speaker-kfold"):
         if speakers is None:
-            raise InputError("protocol 'loso' needs speakers")
-        splits = list(leave_one_speaker_out(speakers))
-        _warn_degenerate(protocol, splits, np.asarray(labels))
-        return splits
+            raise InputError(f"protocol {protocol!r} needs speakers")
+        _check_known_speakers(protocol, np.asarray(speakers))
+        folds = [Split(*f) for f in (leave_one_speaker_out(speakers) if protocol == "loso" else
+                                     speaker_kfold(speakers, k, repeats=repeats, seed=seed))]
+        _warn_degenerate(protocol, folds, np.asarray(labels))
+        return folds
+    if protocol == "split":
+        if splits is None:
+            raise InputError("protocol 'split' needs the corpus's official split; this corpus has "
+                             "none (use kfold, speaker-kfold or loso)")
+        folds = [official_split(splits)]
+        _warn_degenerate(protocol, folds, np.asarray(labels))
+        return folds
     if protocol == "segment":
         if segment_labels is None:
             raise InputError("protocol 'segment' needs segment_labels")
         with warnings.catch_warnings():
             # re-emit with the caller's location rather than this helper's
             warnings.simplefilter("ignore", LeakageWarning)
-            splits = list(segment_kfold(segment_labels, k, repeats=repeats, seed=seed))
+            folds = [Split(*f) for f in segment_kfold(segment_labels, k, repeats=repeats, seed=seed)]
         warnings.warn(
             "protocol 'segment' is the papers' segment-level split: segments of one utterance "
             "fall in both train and test, so its scores are leaky (optimistic)",
             LeakageWarning,
             stacklevel=2,
         )
-        return splits
+        return folds
     raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

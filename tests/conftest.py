@@ -66,10 +66,27 @@ def corpus_root(name: str) -> Path:
     return Path(os.environ.get(f"EMOFAST_{name.upper()}", default / name))
 
 
+def _real_corpus(name: str, probe: str, what: str) -> Path:
+    """The real corpus folder ``name`` when ``<root>/<probe>`` exists; else the test skips."""
+    root = corpus_root(name)
+    if not (root / probe).is_dir():
+        pytest.skip(f"{what} not found at {root} (set EMOFAST_{name.upper()} or EMOFAST_CORPORA)")
+    return root
+
+
 @pytest.fixture(scope="session")
 def emodb_root() -> Path:
     """The real EMO-DB folder (535 WAVs in ``wav/``); tests using it skip when it is absent."""
-    root = corpus_root("emodb")
-    if not (root / "wav").is_dir():
-        pytest.skip(f"EMO-DB not found at {root} (set EMOFAST_EMODB or EMOFAST_CORPORA)")
-    return root
+    return _real_corpus("emodb", "wav", "EMO-DB")
+
+
+@pytest.fixture(scope="session")
+def ckplus_root() -> Path:
+    """The real CK+48 folder (981 PNGs in emotion folders); tests using it skip when it is absent."""
+    return _real_corpus("ckplus48", "anger", "CK+48")
+
+
+@pytest.fixture(scope="session")
+def fer2013_root() -> Path:
+    """The real FER2013 folder (train/, validation/, test/); tests using it skip when it is absent."""
+    return _real_corpus("fer2013", "train", "FER2013")

@@ -14,6 +14,12 @@ The classic baseline under the same folds: openSMILE functionals (``emofast feat
     emofast evaluate STORE --corpus emodb --protocol loso --model logreg --features compare \
         --normalize speaker --out results/
 
+Face images under their official split (FER2013: train on Training, select the epoch on
+PublicTest, test on PrivateTest), and CK+ in 10 folds by subject::
+
+    emofast evaluate STORE --corpus fer2013 --protocol split --modality image --width small
+    emofast evaluate STORE --corpus ckplus --protocol speaker-kfold --folds 10
+
 Train the final model on all the data after cross-validation and save it as a bundle for
 ``emofast predict`` / ``emofast.load_model``::
 
@@ -53,18 +59,21 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add the ``evaluate`` sub-parser."""
+    from emofast.protocols import PROTOCOLS
+
     p = subparsers.add_parser(
         "evaluate", help="cross-validate the baseline on stored features, or score predictions",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("store", nargs="?", help="feature store folder (from `emofast features`)")
     p.add_argument("--corpus", help="corpus name inside the store (default: the only one)")
-    p.add_argument("--modality", choices=("audio", "video"), default="audio",
-                   help="feature modality [%(default)s]")
-    p.add_argument("--protocol", nargs="+", choices=("kfold", "loso", "segment"),
-                   default=["kfold"],
+    p.add_argument("--modality", choices=("audio", "video", "image"), default=None,
+                   help="feature modality [the one stored for the corpus; audio if several]")
+    p.add_argument("--protocol", nargs="+", choices=PROTOCOLS, default=["kfold"],
                    help="kfold: stratified k-fold by utterance; loso: leave one speaker out; "
-                        "segment: the papers' segment-level split (leaks, marked *) [kfold]")
+                        "speaker-kfold: k folds of whole speakers (subjects); split: the corpus's "
+                        "official split (train, select on val, test); segment: the papers' "
+                        "segment-level split (leaks, marked *) [kfold]")
     p.add_argument("--labels", type=parse_labels, default=None,
                    help="emotions to keep: all, paper-six, or a comma list [all]")
     p.add_argument("--model", choices=("cnn", "logreg", "svm"), default="cnn",
@@ -191,9 +200,11 @@ def run(args: argparse.Namespace) -> int:
         functionals = None if args.features == "logmel" else args.features
         feature_set = dataset.open_feature_set(args.store, args.corpus, args.modality,
                                                default_settings=True, functionals=functionals)
+        modality = feature_set.modality
         data = dataset.from_feature_set(feature_set, args.labels)
         evaluate = _evaluator(args, data)
-        print(f"{data.corpus} ({args.modality}, {args.features}): {data.summary()}", flush=True)
+        features = args.features if modality == "audio" else "face"
+        print(f"{data.corpus} ({modality}, {features}): {data.summary()}", flush=True)
         evaluations = []
         ckpt = checkpoint_dir(args, out_dir)
         for protocol in args.protocol:
@@ -213,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         if args.save_model is not None:
             _save_model(args, data, feature_set, evaluations)
         model = {"cnn": "GN-CNN", "logreg": "logistic regression", "svm": "linear SVM"}[args.model]
-        title = (f"emofast evaluate: {data.corpus} {args.modality} {args.features} features, "
+        title = (f"emofast evaluate: {data.corpus} {modality} {features} features, "
                  f"{model} ({len(data.classes)} classes)")
     out = on_main(write_report, out_dir, evaluations, title=title, plots=not args.no_plots,
                   notice=sys.stdout, extra_json={"command": getattr(args, "command_line", None)})

@@ -37,6 +37,8 @@ from emofast.commands import (add_checkpoint_args, add_fold_args, announce_resum
 
 
 def register(subparsers) -> None:
+    from emofast.protocols import PROTOCOLS
+
     p = subparsers.add_parser("evolve", help="evolve PathNet pathways: scratch vs transfer, with reports",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", required=True,
@@ -46,10 +48,12 @@ def register(subparsers) -> None:
     p.add_argument("--store", default=None, metavar="STORE", help="feature store of the target (and sources)")
     p.add_argument("--source-store", default=None, metavar="STORE", help="feature store of the sources "
                    "(default: --store)")
-    p.add_argument("--modality", choices=["audio", "video"], default="audio", help="feature set opened in stores")
-    p.add_argument("--protocol", choices=["kfold", "loso", "segment"], default="kfold",
-                   help="kfold by utterance, leave-one-speaker-out, or the papers' leaky segment split")
-    p.add_argument("--folds", type=int, default=5, help="k of kfold/segment (default 5)")
+    p.add_argument("--modality", choices=["audio", "video", "image"], default="audio",
+                   help="feature set opened in stores")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="kfold",
+                   help="kfold by utterance, leave-one-speaker-out, k folds by speaker, the corpus's "
+                        "official split, or the papers' leaky segment split")
+    p.add_argument("--folds", type=int, default=5, help="k of kfold/speaker-kfold/segment (default 5)")
     p.add_argument("--generations", type=int, default=200)
     p.add_argument("--population", type=int, default=20)
     p.add_argument("--mode", choices=["sequential", "parallel"], default="sequential")

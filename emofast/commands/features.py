@@ -6,6 +6,8 @@ Example::
     emofast features auto /data/SAVEE --out ~/emofast-store --modality video
     emofast features emodb /data/EMO-DB --out ~/emofast-store --verify
     emofast features emodb /data/EMO-DB --out ~/emofast-store --functionals compare
+    emofast features fer2013 /data/fer2013 --out ~/emofast-store      # face images (modality image)
+    emofast features manifest my_corpus.csv --out ~/emofast-store     # a user's CSV manifest
 
 A rerun extracts only new files and files changed since their extraction (size, modification time,
 content hash), and reports files that were removed; ``--verify`` then checks every stored
@@ -36,11 +38,15 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus", help=f"layout: {', '.join(CORPORA)}, or auto (detect)")
-    p.add_argument("root", type=Path, help="corpus folder")
+    p.add_argument("root", type=Path, help="corpus folder (manifest: the CSV file)")
     p.add_argument("--out", type=Path, required=True, metavar="STORE",
                    help="feature store folder (created if missing)")
-    p.add_argument("--modality", choices=("audio", "video"), default="audio",
-                   help="log-Mel segments (audio) or face crops (video) [%(default)s]")
+    p.add_argument("--modality", choices=("audio", "video", "image"), default=None,
+                   help="log-Mel segments (audio), face crops of videos (video) or faces of still "
+                        "images (image) [image for a corpus of images only, else audio]")
+    p.add_argument("--face-detect", choices=("auto", "always", "never"), default="auto",
+                   help="image: run Viola-Jones on images that are not face crops (auto: shorter "
+                        "side above 128 px), on every image, or never [%(default)s]")
     p.add_argument("--labels", type=parse_labels, default=None,
                    help="keep only these emotions: paper-six, all, or a comma list [all]")
     p.add_argument("--functionals", choices=("compare", "egemaps"), default=None,
@@ -71,7 +77,7 @@ def extract_corpus(
     root: str | Path,
     store: str | Path,
     *,
-    modality: str = "audio",
+    modality: str | None = None,
     labels: tuple[str, ...] | None = None,
     workers: int | None = None,
     progress: bool = True,
@@ -79,6 +85,7 @@ def extract_corpus(
     verify: bool = False,
     lock_timeout: float | None = None,
     functionals: str | None = None,
+    face_detect: str = "auto",
 ):
     """Index ``root`` and extract its ``modality`` features into ``store``.
 
@@ -87,8 +94,9 @@ def extract_corpus(
     corpus : str
         Loader name from :data:`emofast.corpora.CORPORA` or ``"auto"``.
     root, store : path
-        Corpus and feature-store folders.
-    modality : {"audio", "video"}
+        Corpus folder (a manifest's CSV file) and feature-store folder.
+    modality : {"audio", "video", "image"}, optional
+        Default: ``"image"`` for a corpus of still images only, else ``"audio"``.
     labels : tuple of str, optional
         Emotions to keep (default all).
     workers : int, optional
@@ -103,6 +111,8 @@ def extract_corpus(
     functionals : {"compare", "egemaps"}, optional
         Audio only: openSMILE functionals (:class:`emofast.audio.functionals.FunctionalsExtractor`)
         instead of log-Mel segments.
+    face_detect : {"auto", "always", "never"}
+        Image only: when Viola-Jones runs (:func:`emofast.video.image.face_image`'s ``detect``).
 
     Returns
     -------
@@ -120,7 +130,14 @@ def extract_corpus(
     from emofast.errors import InputError
     from emofast.store import FeatureStore, builtin_extractor
 
-    extractor = builtin_extractor(modality)
+    index = load_corpus(None if corpus == "auto" else corpus, root)
+    if verbose:
+        print(index.summary(), flush=True)
+        _print_list("skipped (name does not parse)", index.skipped)
+    if modality is None:
+        images_only = all(u.modality == "image" for u in index.utterances)
+        modality = "image" if images_only else "audio"
+    extractor = builtin_extractor(modality, {"detect": face_detect} if modality == "image" else None)
     if functionals is not None:
         from emofast.audio.functionals import FunctionalsExtractor, require_opensmile
 
@@ -128,10 +145,6 @@ def extract_corpus(
             raise InputError(f"--functionals are audio features, not {modality}")
         require_opensmile()
         extractor = FunctionalsExtractor(functionals)
-    index = load_corpus(None if corpus == "auto" else corpus, root)
-    if verbose:
-        print(index.summary(), flush=True)
-        _print_list("skipped (name does not parse)", index.skipped)
     utts = select_modality(index.utterances, modality)
     if labels is not None:
         utts = select_labels(utts, labels)
@@ -164,6 +177,6 @@ def run(args: argparse.Namespace) -> int:
     fs = extract_corpus(args.corpus, args.root, args.out, modality=args.modality,
                         labels=args.labels, workers=args.workers, progress=not args.no_progress,
                         verify=args.verify, lock_timeout=args.lock_timeout,
-                        functionals=args.functionals)
+                        functionals=args.functionals, face_detect=args.face_detect)
     print(f"stored {fs.summary()} in {args.out}")
     return 0

@@ -50,6 +50,7 @@ class BaselineConfig(TrainingRecipe):
         Carve this many speakers from each fold's training side as validation data: the model
         trains on the others and keeps the epoch with the best validation UAR (utterance level).
         The test fold is never looked at. 0: train on the whole training side for ``epochs``.
+        A protocol with its own validation part (``split``) selects on that instead.
     patience : int or None, default None
         With ``val_speakers``: stop after this many epochs without a better validation UAR.
     The other training options are those of :class:`emofast.train.fit.TrainingRecipe`.
@@ -124,16 +125,21 @@ def utterance_uar(posteriors: np.ndarray, segment_labels: np.ndarray, groups: np
 
 def validation_selection(fold: Fold, n_speakers: int
                          ) -> tuple[np.ndarray, Callable[[Any], float] | None]:
-    """Rows of ``fold.X_train`` to fit on and a ``select(model)`` callback scoring the utterance
-    UAR of ``n_speakers`` held-out training speakers (:func:`validation_split`); without
-    validation speakers every row and no callback."""
-    if not n_speakers:
-        return np.arange(len(fold.y_train)), None
+    """Rows of ``fold.X_train`` to fit on and a ``select(model)`` callback scoring an utterance UAR
+    on validation data: the protocol's own validation part where it has one (``fold.X_val``, e.g.
+    FER2013's PublicTest; every training row is fitted), else ``n_speakers`` held-out training
+    speakers (:func:`validation_split`); with neither, every row and no callback."""
     from emofast.train.fit import predict_proba
 
-    fit_rows, val_rows = validation_split(fold, n_speakers)
-    X_val = fold.X_train[val_rows]
-    y_val, g_val = fold.y_train[val_rows], fold.groups_train[val_rows]
+    fit_rows = np.arange(len(fold.y_train))
+    if fold.X_val is not None:
+        X_val, y_val, g_val = fold.X_val, fold.y_val, fold.groups_val
+    elif n_speakers:
+        fit_rows, val_rows = validation_split(fold, n_speakers)
+        X_val = fold.X_train[val_rows]
+        y_val, g_val = fold.y_train[val_rows], fold.groups_train[val_rows]
+    else:
+        return fit_rows, None
 
     def select(model: Any) -> float:
         return utterance_uar(predict_proba(model, X_val), y_val, g_val)
@@ -148,9 +154,10 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
     fold (from ``init_state`` when fine-tuning; all layers trained), seeded by the fold.
 
     ``make_model(n_classes)`` replaces the preset network (any module mapping
-    ``(batch, C, H, W)`` to logits). With ``config.val_speakers`` the epoch is chosen on speakers
-    held out of the training side (:func:`validation_split`); the test curve is recorded but never
-    used.
+    ``(batch, C, H, W)`` to logits). The epoch is chosen on the protocol's validation part
+    (:attr:`Fold.X_val`, e.g. the official ``val`` split) where it has one, else, with
+    ``config.val_speakers``, on speakers held out of the training side (:func:`validation_split`);
+    the test curve is recorded but never used.
     """
     import torch
 

@@ -44,8 +44,9 @@ class LinearConfig:
         The SVM's posteriors are the softmax of its decision values (scores, not calibrated
         probabilities).
     C : float or None, default 1.0
-        Inverse L2 strength; None: chosen from :data:`C_GRID` by the UAR on ``val_speakers``
-        speakers held out of each fold's training side, then refitted on the whole training side.
+        Inverse L2 strength; None: chosen from :data:`C_GRID` by the UAR on the protocol's
+        validation part (``split``) or else on ``val_speakers`` speakers held out of each fold's
+        training side, then refitted on the whole training side.
     val_speakers : int, default 2
         Validation speakers when ``C`` is None.
     balanced : bool, default True
@@ -104,15 +105,21 @@ def linear_fold(config: LinearConfig = LinearConfig()) -> FitFold:
         info: dict = {}
         C = config.C
         if C is None:
-            fit_rows, val_rows = validation_split(fold, config.val_speakers)
+            if fold.X_val is not None:  # the protocol's own validation part
+                fit_rows = np.arange(len(y))
+                X_val, y_val, g_val = (fold.X_val.reshape(len(fold.X_val), -1), fold.y_val,
+                                       fold.groups_val)
+            else:
+                fit_rows, val_rows = validation_split(fold, config.val_speakers)
+                X_val, y_val, g_val = X[val_rows], y[val_rows], fold.groups_train[val_rows]
             scores = []
             for c in C_GRID:
                 est = config.estimator(c, fold.seed)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # convergence notes on the small grid values
                     est.fit(X[fit_rows], y[fit_rows])
-                post = _posteriors(est, X[val_rows], fold.n_classes)
-                scores.append(utterance_uar(post, y[val_rows], fold.groups_train[val_rows]))
+                post = _posteriors(est, X_val, fold.n_classes)
+                scores.append(utterance_uar(post, y_val, g_val))
             C = C_GRID[int(np.argmax(scores))]
             info["val_uar"] = dict(zip(map(str, C_GRID), scores))
         est = config.estimator(C, fold.seed)

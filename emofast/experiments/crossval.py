@@ -4,9 +4,10 @@
 
 0. optionally normalise every speaker (or the corpus) by its own statistics
    (:func:`emofast.dataset.normalize`; transductive, label-free, marked ``†`` in reports);
-1. split the utterances (or, for the papers' leaky ``segment`` protocol, the segments);
+1. split the utterances (or, for the papers' leaky ``segment`` protocol, the segments); a protocol
+   with a validation part (``split``: the corpus's official train/val/test) hands it over too;
 2. take the segments of each side's utterances (segments of one utterance never straddle);
-3. standardise both sides with statistics of the **training** side only;
+3. standardise every side with statistics of the **training** side only;
 4. call ``fit_fold(fold)``, which trains whatever model on the training side and returns posteriors
    of the test segments (the CNN baseline, PathNet scratch and transfer, and next joint learning
    and fusion all plug in here);
@@ -16,8 +17,9 @@
 
 The fit callback sees the test inputs only to predict them and, for learning curves, through
 :attr:`Fold.test_accuracy`; anything it selects (epochs, early stopping, hyper-parameters) must be
-chosen on data carved from the training side (:attr:`Fold.groups_train`,
-:attr:`Fold.speakers_train`), never on the test fold.
+chosen on the protocol's validation part (:attr:`Fold.X_val`) where it has one, else on data
+carved from the training side (:attr:`Fold.groups_train`, :attr:`Fold.speakers_train`), never on
+the test fold.
 
 Every fold is seeded by its index (:func:`fold_seed`), so a fold run alone (``fold_indices``) gives
 the same result as in a full run and runs of disjoint folds can be pooled.
@@ -91,6 +93,10 @@ class Fold:
     groups_test : numpy.ndarray of int64
         Utterance index of every test segment (no labels): for models that read other data of
         the same utterances (another modality) or predict whole utterances.
+    X_val, y_val, groups_val : numpy.ndarray or None
+        The protocol's validation part (``split``: the corpus's ``val`` utterances), standardised
+        with the training statistics, with segment labels and utterance indices: select models on
+        it. None when the protocol has none.
     """
 
     index: int
@@ -105,6 +111,9 @@ class Fold:
     checkpoint_dir: str | None = None
     identity: dict[str, Any] = field(default_factory=dict)
     groups_test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    groups_val: np.ndarray | None = None
 
 
 @dataclass
@@ -157,18 +166,20 @@ def select_folds(n_folds: int, max_folds: int | None = None,
     return indices
 
 
-def _standardize(X_train: np.ndarray, X_test: np.ndarray, per: str | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _standardize(X_train: np.ndarray, others: list[np.ndarray | None], per: str | None
+                 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """``X_train`` and ``others`` standardised with ``X_train``'s statistics (None stays None)."""
     if per is None:
-        return X_train, X_test
+        return X_train, others
     std = Standardizer.fit(X_train, per=per)
-    return std(X_train), std(X_test)
+    return std(X_train), [None if X is None else std(X) for X in others]
 
 
 def _data_fingerprint(data: SegmentData) -> str:
+    splits = () if data.splits is None else (np.asarray(data.splits, dtype=str),)
     return ckpt_io.fingerprint(data.X, data.segment_labels, data.groups, data.labels,
                                np.asarray(data.speakers, dtype=str), np.asarray(data.ids, dtype=str),
-                               np.asarray(data.classes, dtype=str))
+                               np.asarray(data.classes, dtype=str), *splits)
 
 
 def _run_store(checkpoint_dir: str | os.PathLike, identity: dict[str, Any]) -> str:
@@ -242,9 +253,11 @@ def cross_validate(
     ----------
     data : SegmentData
         From :mod:`emofast.dataset`.
-    protocol : {"kfold", "loso", "segment"}
-        ``kfold`` and ``loso`` split utterances and score utterances (mean of segment posteriors);
-        ``segment`` is the papers' leaky segment split, scored per segment and marked ``*``.
+    protocol : {"kfold", "loso", "speaker-kfold", "split", "segment"}
+        ``kfold``, ``loso``, ``speaker-kfold`` and ``split`` split utterances and score utterances
+        (mean of segment posteriors); ``split`` is the corpus's official split (one fold, its
+        ``val`` part in :attr:`Fold.X_val`); ``segment`` is the papers' leaky segment split, scored
+        per segment and marked ``*``.
     fit_fold : callable
         ``fit_fold(Fold) -> FoldOutput``.
     name : str
@@ -287,7 +300,8 @@ def cross_validate(
     if normalize is not None:
         data = normalize_data(data, normalize)
     splits = make_splits(protocol, labels=data.labels, speakers=data.speakers,
-                         segment_labels=data.segment_labels, k=folds, repeats=repeats, seed=seed)
+                         segment_labels=data.segment_labels, splits=data.splits, k=folds,
+                         repeats=repeats, seed=seed)
     indices = select_folds(len(splits), max_folds, fold_indices)
     seg_y, groups = data.segment_labels, data.groups
     speakers_of_segments = data.speakers[groups]
@@ -306,6 +320,8 @@ def cross_validate(
         tr, te = splits[f]
         seg_tr, seg_te = ((np.asarray(tr), np.asarray(te)) if segment_level
                           else (segments_of(tr, groups), segments_of(te, groups)))
+        val = getattr(splits[f], "val", np.zeros(0, dtype=np.int64))
+        seg_val = segments_of(val, groups) if val.size and not segment_level else None
         if seg_tr.size == 0 or seg_te.size == 0:
             raise InputError(f"fold {f + 1} of {protocol} has an empty side ({seg_tr.size} train, "
                              f"{seg_te.size} test segments)")
@@ -333,9 +349,11 @@ def cross_validate(
                                                 "not re-run"), stacklevel=2)
         if not resumed:
             X_tr, X_te = data.arrays(seg_tr), data.arrays(seg_te)
+            X_va = None if seg_val is None else data.arrays(seg_val)
             if flatten:
                 X_tr, X_te = X_tr.reshape(len(X_tr), -1), X_te.reshape(len(X_te), -1)
-            X_tr, X_te = _standardize(X_tr, X_te, standardize)
+                X_va = None if X_va is None else X_va.reshape(len(X_va), -1)
+            X_tr, (X_te, X_va) = _standardize(X_tr, [X_te, X_va], standardize)
             if fold_dir is not None:
                 dist.on_main(os.makedirs, fold_dir, exist_ok=True)
             fold = Fold(index=f, seed=fold_seed(seed, f), n_classes=data.n_classes, X_train=X_tr,
@@ -343,7 +361,9 @@ def cross_validate(
                         speakers_train=speakers_of_segments[seg_tr], X_test=X_te,
                         test_accuracy=test_accuracy, checkpoint_dir=fold_dir,
                         identity={"name": name, "protocol": protocol, "fold": f},
-                        groups_test=groups[seg_te])
+                        groups_test=groups[seg_te], X_val=X_va,
+                        y_val=None if seg_val is None else seg_y[seg_val],
+                        groups_val=None if seg_val is None else groups[seg_val])
             out = fit_fold(fold)
         if np.shape(out.posteriors) != (seg_te.size, data.n_classes):
             raise InputError(f"fit_fold returned posteriors of shape {np.shape(out.posteriors)} "
@@ -359,6 +379,7 @@ def cross_validate(
         fold_uar.append(uar(y, post.argmax(1)))
         curves.append(out.curve)
         details.append({"fold": f, "seed": fold_seed(seed, f), "train_segments": int(seg_tr.size),
+                        **({} if seg_val is None else {"val_segments": int(seg_val.size)}),
                         "test_items": int(len(y)), "war": fold_war[-1], "uar": fold_uar[-1],
                         **out.info})
         if on_fold is not None:

@@ -30,7 +30,8 @@ __all__ = ["DemoSettings", "run_demo", "FUSION_ROWS"]
 FUSION_ROWS = ("audio", "video", "lr", "ensemble", "ensemble+prior", "lr+ensemble+prior:audio")
 
 _PROTOCOL_ROWS = {"kfold": "{k}-fold by utterance", "loso": "leave-one-speaker-out",
-                  "segment": "{k}-fold by segment"}
+                  "segment": "{k}-fold by segment", "speaker-kfold": "{k}-fold by speaker",
+                  "split": "official split"}
 
 
 @dataclass

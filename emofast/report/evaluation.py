@@ -13,7 +13,8 @@ __all__ = ["Evaluation", "PROTOCOL_NAMES"]
 
 #: Long names of the protocols, for titles and printed summaries.
 PROTOCOL_NAMES = {"kfold": "k-fold by utterance", "loso": "leave-one-speaker-out",
-                  "segment": "segment split (leaky)", "given": "given predictions"}
+                  "segment": "segment split (leaky)", "speaker-kfold": "k-fold by speaker",
+                  "split": "official split (train / val / test)", "given": "given predictions"}
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Evaluation:
     scores : emofast.metrics.Scores
         Metrics of the test predictions pooled over folds.
     protocol : str
-        ``"kfold"``, ``"loso"``, ``"segment"`` or free text.
+        ``"kfold"``, ``"loso"``, ``"speaker-kfold"``, ``"split"``, ``"segment"`` or free text.
     transductive : str or None
         What the inputs were normalised by without labels, test data included (``"speaker"``:
         every speaker by its own statistics; ``"corpus"``), or None. Marked ``†`` in tables.

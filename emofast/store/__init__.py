@@ -34,9 +34,10 @@ Files that fail (unreadable, corrupt, no face found, no segment) get a record wi
 :attr:`FeatureSet.failed`), and the rest of the corpus is kept.
 
 The store knows extractors through one protocol, :class:`Extractor` (``modality``, ``name``,
-``version``, ``settings()``, ``__call__(path)``, ``extract_many(paths)``); ``"audio"`` and
-``"video"`` name emofast's own (:class:`emofast.audio.LogMelExtractor`,
-:class:`emofast.video.FaceExtractor`).
+``version``, ``settings()``, ``__call__(path)``, ``extract_many(paths)``); ``"audio"``,
+``"video"`` and ``"image"`` name emofast's own (:class:`emofast.audio.LogMelExtractor`,
+:class:`emofast.video.FaceExtractor`, :class:`emofast.video.extractor.ImageExtractor`). Records
+keep the corpus's official split (``split``) where it has one.
 
 Modules
 -------

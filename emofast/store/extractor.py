@@ -2,7 +2,8 @@
 
 The store knows no modality by name. It asks an extractor for
 
-* ``modality``: the store folder (``"audio"`` or ``"video"``) and which files of a corpus it reads
+* ``modality``: the store folder (``"audio"``, ``"video"`` or ``"image"``) and which files of a
+  corpus it reads
   (:func:`emofast.corpora.select_modality`);
 * ``name`` and ``version``: who made the features (bump ``version`` when the output changes);
 * :meth:`Extractor.settings`: a JSON-able dict of every setting that changes a feature value;
@@ -15,9 +16,11 @@ The store knows no modality by name. It asks an extractor for
   (default: ``__call__`` on :func:`emofast.parallel.ordered_map` worker processes);
 * optionally ``row_shape`` and ``dtype`` of one row, when known before the first file.
 
-emofast provides :class:`emofast.audio.LogMelExtractor` (log-Mel segments) and
-:class:`emofast.video.FaceExtractor` (face crops); ``FeatureStore.extract(name, utts, "audio")``
-and ``"video"`` use them (:func:`builtin_extractor`). A plain function ``path -> array`` is wrapped
+emofast provides :class:`emofast.audio.LogMelExtractor` (log-Mel segments),
+:class:`emofast.video.FaceExtractor` (face crops of videos) and
+:class:`emofast.video.extractor.ImageExtractor` (faces of still images);
+``FeatureStore.extract(name, utts, "audio")``, ``"video"`` and ``"image"`` use them
+(:func:`builtin_extractor`). A plain function ``path -> array`` is wrapped
 in a :class:`FunctionExtractor`.
 
 Examples
@@ -48,7 +51,8 @@ __all__ = ["Extractor", "FunctionExtractor", "builtin_extractor", "resolve_extra
 
 #: Modality -> the built-in extractor class, imported on first use.
 _BUILTIN = {"audio": ("emofast.audio.extractor", "LogMelExtractor"),
-            "video": ("emofast.video.extractor", "FaceExtractor")}
+            "video": ("emofast.video.extractor", "FaceExtractor"),
+            "image": ("emofast.video.extractor", "ImageExtractor")}
 
 
 class Extractor(ABC):
@@ -59,7 +63,7 @@ class Extractor(ABC):
     :meth:`extract_many` runs ``__call__`` in worker processes, so the instance must pickle.
     """
 
-    #: ``"audio"`` or ``"video"``: the store folder and the files it reads.
+    #: ``"audio"``, ``"video"`` or ``"image"``: the store folder and the files it reads.
     modality: str = ""
     #: Who makes the features; part of the store key.
     name: str = ""
@@ -100,7 +104,7 @@ class FunctionExtractor(Extractor):
     fn : callable
         Its ``name`` and ``version`` attributes, when present, name it in the store key (default
         ``module.qualname``, version None). Must pickle for ``workers > 1``.
-    modality : {"audio", "video"}
+    modality : {"audio", "video", "image"}
     config : dict or object with ``to_dict()``, optional
         Settings recorded in the key (default ``{}``).
     """

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emofast.corpora import EMOTIONS
+from emofast.corpora.records import describe_speakers
 from emofast.errors import InputError
 
 __all__ = ["FeatureSet", "SegmentRecord", "FailedRecord"]
@@ -27,6 +28,8 @@ class SegmentRecord:
     gender: str | None = None
     #: blake2b checksum of the rows (None for stores written before checksums)
     checksum: str | None = None
+    #: the corpus's official split (``train``, ``val``, ``test``), None where it has none
+    split: str | None = None
 
     @property
     def n_segments(self) -> int:
@@ -54,7 +57,8 @@ class FeatureSet:
     settings : dict
         What the key hashes (modality, extractor, config).
     features : numpy.memmap
-        ``(n_rows, 3, 64, 64)`` float32 for audio, ``(n_rows, 64, 64, 3)`` uint8 for faces
+        ``(n_rows, 3, 64, 64)`` float32 for audio, ``(n_rows, 64, 64, 3)`` uint8 for faces (video
+        crops and images)
         (read-only). Every row belongs to at most one record of :attr:`utterances`.
     utterances : list of SegmentRecord
         Utterances with at least one segment, in request order; segments ``start:stop``.
@@ -190,4 +194,4 @@ class FeatureSet:
         """One line: counts of utterances, segments, speakers and failures."""
         return (f"{self.corpus}/{self.modality} [{self.key}]: {len(self.utterances)} utterances, "
                 f"{self.n_segments} segments of shape {tuple(self.features.shape[1:])}, "
-                f"{len(set(r.speaker for r in self.utterances))} speakers, {len(self.failed)} failed")
+                f"{describe_speakers(r.speaker for r in self.utterances)}, {len(self.failed)} failed")

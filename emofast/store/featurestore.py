@@ -26,7 +26,7 @@ __all__ = ["FeatureStore", "STORE_FORMAT"]
 
 #: Version of the on-disk layout; part of every key.
 STORE_FORMAT = 1
-MODALITIES = ("audio", "video")
+MODALITIES = ("audio", "video", "image")
 _FLUSH_SECONDS = 1.0
 
 
@@ -129,9 +129,10 @@ class FeatureStore:
         utterances : sequence of Utterance
             What to extract; filtered by :func:`emofast.corpora.select_modality` (for audio a
             ``.wav`` wins over the ``.mp4`` of the same id). Ids must be unique.
-        modality : {"audio", "video"} or Extractor
+        modality : {"audio", "video", "image"} or Extractor
             ``"audio"``: log-Mel segments (:class:`emofast.audio.LogMelExtractor`), ``"video"``: face
-            crops (:class:`emofast.video.FaceExtractor`), each made with ``config``; or any
+            crops (:class:`emofast.video.FaceExtractor`), ``"image"``: faces of still images
+            (:class:`emofast.video.extractor.ImageExtractor`), each made with ``config``; or any
             :class:`~emofast.store.Extractor`, which carries its own modality and settings.
         extractor : Extractor or callable, optional
             Used instead of the built-in extractor of ``modality``: an
@@ -141,7 +142,8 @@ class FeatureStore:
         config : LogMelConfig, dict or object with ``to_dict()``, optional
             Feature settings. Audio: a :class:`emofast.audio.LogMelConfig` (default
             ``LogMelConfig()``). Video: keyword arguments of :func:`emofast.video.extract_faces`
-            (default ``{"size": 64}``). A function extractor: recorded in the key.
+            (default ``{"size": 64}``). Image: keyword arguments of
+            :func:`emofast.video.image.face_image` (default ``{"size": 64, "detect": "auto"}``). A function extractor: recorded in the key.
         workers : int, optional
             Parallel workers, passed to the extractor's ``extract_many`` (audio: threads; video and
             function extractors: processes, default in-process). Worker processes re-import the
@@ -198,11 +200,13 @@ class FeatureStore:
             records = state.latest
             for u in items:
                 rec = records.get(u.id)
-                if rec is not None and (rec["label"] != u.label or rec["speaker"] != u.speaker):
+                if rec is not None and (rec["label"] != u.label or rec["speaker"] != u.speaker
+                                        or rec.get("split") != u.split):
                     raise StoreError(
                         f"utterance {u.id!r} is stored with label {rec['label']!r}/speaker "
-                        f"{rec['speaker']!r} but requested with {u.label!r}/{u.speaker!r}: another "
-                        f"corpus under the name {corpus!r}? Use another corpus name or store folder")
+                        f"{rec['speaker']!r}/split {rec.get('split')!r} but requested with "
+                        f"{u.label!r}/{u.speaker!r}/{u.split!r}: another corpus under the name "
+                        f"{corpus!r}? Use another corpus name or store folder")
             kind = {}
             for u in items:
                 rec = records.get(u.id)
@@ -293,7 +297,8 @@ class FeatureStore:
                     u = todo[i]
                     prev = records.get(u.id)
                     rec = {"seq": len(state.records), "id": u.id, "path": str(u.path), "label": u.label,
-                           "speaker": u.speaker, "gender": u.gender, "status": "ok", "reason": None,
+                           "speaker": u.speaker, "gender": u.gender, "split": u.split,
+                           "status": "ok", "reason": None,
                            "start": 0, "stop": 0, "rows_blake2b": None, "source": sources[u.id],
                            "supersedes": None if prev is None else prev.get("seq", -1)}
                     arr = None
@@ -358,7 +363,7 @@ class FeatureStore:
         return FeatureSet(
             corpus, modality, key, settings, d, features,
             [SegmentRecord(r["id"], r["start"], r["stop"], r["label"], r["speaker"], r["path"],
-                           r.get("gender"), r.get("rows_blake2b")) for r in ok],
+                           r.get("gender"), r.get("rows_blake2b"), r.get("split")) for r in ok],
             [FailedRecord(r["id"], r["path"], r["label"], r["speaker"], r["status"], r["reason"] or "")
              for r in bad])
 
@@ -385,7 +390,7 @@ class FeatureStore:
         ----------
         corpus : str or None
             Feature set name; ``None`` when the store holds a single corpus for ``modality``.
-        modality : {"audio", "video"} or Extractor
+        modality : {"audio", "video", "image"} or Extractor
         config : optional
             The settings to open (as for :meth:`extract`). ``None`` with no ``extractor`` (and a
             modality name) opens the only complete set of ``corpus``/``modality``, whatever its

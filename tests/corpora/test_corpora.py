@@ -29,9 +29,10 @@ def emodb(tmp_path: Path) -> Path:
 
 def test_constants():
     assert EMOTIONS == ("anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness",
-                        "surprise", "calm")
+                        "surprise", "calm", "contempt")
     assert PAPER_SIX == ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
-    assert set(CORPORA) == {"emodb", "savee", "enterface", "ravdess", "cremad", "demo"}
+    assert set(CORPORA) == {"emodb", "savee", "enterface", "ravdess", "cremad", "demo", "fer2013",
+                            "ckplus", "manifest"}
 
 
 def test_emodb_layout(emodb: Path):
@@ -41,7 +42,7 @@ def test_emodb_layout(emodb: Path):
     assert u["03a01Fa"] == Utterance("03a01Fa", "emodb", "03", "happiness", emodb / "wav/03a01Fa.wav",
                                      "audio", "male")
     assert u["08b02Wb"].label == "anger" and u["08b02Wb"].gender == "female"
-    assert {x.label for x in ix.utterances} == set(EMOTIONS) - {"surprise", "calm"}
+    assert {x.label for x in ix.utterances} == set(EMOTIONS) - {"surprise", "calm", "contempt"}
     assert detect_corpus(emodb) == "emodb"
     assert load_corpus("auto", emodb).utterances == ix.utterances
 

@@ -40,9 +40,8 @@ def _batch(ka, kb, d, n_classes, dtype, seed, scale=1.0, device="cpu"):
     return a.to(device), b.to(device), la.to(device), lb.to(device)
 
 
-def _close(x, ref):
-    """float32: relative 2e-4 and absolute 1e-5 of the largest magnitude (summation order and the
-    Hadsell 1/d factor differ between kernel and reference); float64: 1e-10."""
+def _close_fixed(x, ref):
+    """float32: relative 2e-4 and absolute 1e-5 of the largest magnitude; float64: 1e-10."""
     scale = max(1.0, ref.detach().abs().max().item()) if ref.numel() else 1.0
     if ref.dtype == torch.float32:
         torch.testing.assert_close(x, ref, rtol=2e-4, atol=1e-5 * scale)
@@ -58,12 +57,52 @@ def _check_parity(a, b, la, lb, *, margin, form, reduction):
     out = contrastive_loss(a1, b1, la, lb, margin=margin, form=form, reduction=reduction)
     ref = contrastive_loss_reference(a2, b2, la, lb, margin=margin, form=form, reduction=reduction)
     assert out.shape == ref.shape
-    _close(out, ref)
     g = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(1)).to(out.device)
     out.backward(g)
     ref.backward(g)
-    _close(a1.grad, a2.grad)
-    _close(b1.grad, b2.grad)
+    exact = None
+    if a.dtype == torch.float32:
+        # float32 sums of many terms that cancel can differ from the float32 reference by more
+        # than the fixed tolerance; then the kernel must be as close to float64 as the reference.
+        a3, b3 = a.double().requires_grad_(True), b.double().requires_grad_(True)
+        out64 = contrastive_loss_reference(a3, b3, la, lb, margin=margin, form=form, reduction=reduction)
+        out64.backward(g.double())
+        exact = (out64, a3.grad, b3.grad)
+    slack = _hinge_flip_slack(a, b, g, margin, form, reduction) if exact is not None else (0.0, 0.0)
+    for i, (x, r) in enumerate(((out, ref), (a1.grad, a2.grad), (b1.grad, b2.grad))):
+        _close(x, r, None if exact is None else exact[i], slack=0.0 if i == 0 else slack[i - 1])
+
+
+def _hinge_flip_slack(a, b, g, margin, form, reduction):
+    """The largest change of an a- and a b-gradient element if every pair whose squared distance
+    is within float32 rounding of the margin fell on the other side of the hinge. The ``paper``
+    form's gradient jumps there (max(0, m - d^2): -2(a - b) inside, 0 outside), so float32 and
+    float64 may legitimately disagree on such pairs; ``hadsell``'s gradient is continuous."""
+    if form != "paper":
+        return 0.0, 0.0
+    a64, b64 = a.double(), b.double()
+    d2 = torch.cdist(a64, b64) ** 2
+    near = (d2 - margin).abs() <= 1e-5 * max(margin, 1.0)
+    if not near.any():
+        return 0.0, 0.0
+    scale = g.double().abs().max().item() / (d2.numel() if reduction == "mean" else 1)
+    diff = (a64[:, None, :] - b64[None, :, :]).abs() * near[..., None]
+    return (2 * scale * diff.sum(1).max().item(), 2 * scale * diff.sum(0).max().item())
+
+
+def _close(x, ref, exact=None, slack=0.0):
+    """float32: relative 2e-4 and absolute 1e-5 of the largest magnitude (summation order and the
+    Hadsell 1/d factor differ between kernel and reference), or, where that fails, at most twice
+    the float32 reference's own largest error against the float64 result ``exact``, plus ``slack``
+    (what pairs on the hinge's edge may flip, :func:`_hinge_flip_slack`); float64: 1e-10."""
+    try:
+        _close_fixed(x, ref)
+    except AssertionError:
+        if exact is None:
+            raise
+        err, ref_err = (x.double() - exact).abs().max().item(), (ref.double() - exact).abs().max().item()
+        assert err <= 2.0 * ref_err + slack + 1e-7, (
+            f"kernel error {err:.3g} vs float64, reference error {ref_err:.3g}, slack {slack:.3g}")
 
 
 @settings(max_examples=60, **HYPOTHESIS)
