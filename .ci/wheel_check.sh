@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build emofast's wheel against the installed (CPU) torch, install it into a fresh virtual
 # environment with nothing but the pinned torch and the wheel's own dependencies, and smoke-test it
-# there, outside the source tree: the native op, log-Mel features and the command line.
+# there, outside the source tree: the native op, log-Mel features, the command line, and the
+# product path (features -> evaluate --save-model -> emofast predict on a wav).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -37,3 +38,13 @@ print(f"wheel smoke test: emofast {emofast.__version__} from {emofast.__file__},
       f"contrastive loss {loss.item():.4f}, {seg.shape[0]} log-Mel segments")
 PY
 "$work/venv/bin/emofast" --version
+
+# the product path in the fresh environment: features -> a trained bundle -> emofast predict on a wav
+E="$work/venv/bin/emofast"
+root=$("$work/venv/bin/python" -c 'from emofast.synthetic import make_demo_corpora as m; print(m("corpora", quick=True, video=False)["demo_phone"])')
+"$E" features demo "$root" --out store --no-progress > features.log
+"$E" evaluate store --protocol kfold --folds 2 --epochs 1 --no-plots --no-progress --out cv \
+    --save-model phone.emofast > evaluate.log
+wav=$(find "$root" -name '*.wav' | sort | head -n 1)
+"$E" predict phone.emofast "$wav" --json > predict.json
+"$work/venv/bin/python" -c 'import json, sys; r = json.load(open("predict.json")); print("wheel predict:", json.dumps(r)[:200])'
