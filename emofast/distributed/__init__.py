@@ -28,13 +28,13 @@ Modules: :mod:`~emofast.distributed.group` (the group), :mod:`~emofast.distribut
 from __future__ import annotations
 
 from emofast.distributed.collectives import (SummedUpdates, all_gather_arrays, all_reduce_sum,
-                                             broadcast_module, broadcast_object, check_same, on_main,
-                                             sum_gradients)
+                                             broadcast_module, broadcast_object, check_same,
+                                             gather_rows, on_main, sum_gradients)
 from emofast.distributed.group import (active, available, barrier, identity, init, initialized,
                                        is_main, launched, rank, shutdown, world)
 from emofast.distributed.sampler import Batch, ShardedSampler, shard_bounds
 
 __all__ = ["active", "available", "barrier", "identity", "init", "initialized", "is_main",
            "launched", "rank", "shutdown", "world", "SummedUpdates", "all_gather_arrays",
-           "all_reduce_sum", "broadcast_module", "broadcast_object", "check_same", "on_main",
-           "sum_gradients", "Batch", "ShardedSampler", "shard_bounds"]
+           "all_reduce_sum", "broadcast_module", "broadcast_object", "check_same", "gather_rows",
+           "on_main", "sum_gradients", "Batch", "ShardedSampler", "shard_bounds"]
