@@ -28,6 +28,10 @@ The parameters ``θmatch`` of Algorithm 1 are empty here: eq. 2 has no parameter
 margin, so the matching gradient flows into ``θe`` only. With ``second=None`` the same loop trains
 on one corpus (``λ1·L1``): the single-corpus baselines of Table 7 run with the same sampler, steps
 and schedule as the joint model.
+
+**Distributed.** Under a process group of several ranks (torchrun, :mod:`emofast.distributed`)
+each step's two mini-batches are shared out row-wise across the ranks and the step equals the
+single-process step up to float rounding (:func:`fit_joint`'s notes give the rule).
 """
 from __future__ import annotations
 
@@ -499,6 +503,25 @@ def fit_joint(
     Returns
     -------
     JointHistory
+
+    Notes
+    -----
+    **Distributed** (a process group of ``W > 1`` ranks, e.g. under torchrun): every rank passes the
+    same network, corpora and config. Rank 0's initial weights (network with both heads, domain
+    classifier) are copied to every rank; each step's two mini-batches of K are drawn from the
+    seed on every rank (SpecAugment too, on the whole mini-batches), and each rank takes the same
+    contiguous share of both (``shard_bounds(K, rank, W)``: rows ``k`` of corpus 1 and corpus 2 on
+    one rank) and embeds only those rows. Per-row terms are computed on the rank's rows: the
+    cross-entropies as its rows' summed loss over the *whole* mini-batch's normaliser (K, or the
+    sum of its class weights), DANN's domain loss over ``2K``. Terms over both whole mini-batches
+    (the contrastive loss over all K² pairs, MMD) are computed by every rank on the embeddings of
+    all rows, gathered with :func:`emofast.distributed.gather_rows`, whose backward keeps only the
+    rank's own rows' gradient. After backward the gradients are summed over ranks
+    (:func:`emofast.distributed.sum_gradients`), so the step is the single-process step up to
+    float rounding (dropout aside: it draws per rank, rank 0 keeping the seed). The history's
+    values are summed over ranks once per epoch; ``evaluate`` and ``select`` run on rank 0 and
+    their values are sent to every rank; the progress bar is rank 0's. K may be smaller than W
+    (some ranks then embed no rows).
     """
     from emofast import distributed as dist
 

@@ -19,6 +19,8 @@ CONFIGS = [
     dict(align="none", batch_size=2, epochs=2, heads="both"),
     # MMD beside the contrastive term, and DANN's per-row domain loss
     dict(align="contrastive+mmd+dann", batch_size=4, steps=5, epochs=1),
+    # K = 1 < W: rank 1 embeds no rows
+    dict(align="contrastive+dann", batch_size=1, steps=3, epochs=1),
 ]
 
 
