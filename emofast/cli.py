@@ -6,9 +6,10 @@ part of this installation are still listed; invoking one prints why it is unavai
 with status 2.
 
 Under torchrun (``torchrun --nproc-per-node N -m emofast <command> ...``, or ``python -m
-torch.distributed.run``) the commands that support it (``evaluate``, ``evolve``) detect the
-environment torchrun sets (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), join the
-process group (gloo) and share the training out (:mod:`emofast.distributed`); no flag is needed.
+torch.distributed.run``) the commands that support it (``evaluate``, ``evolve``, ``joint``)
+detect the environment torchrun sets (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``),
+join the process group (gloo) and share the training out (:mod:`emofast.distributed`); no flag is
+needed.
 Rank 0 prints and writes the report and checkpoints; the other ranks print nothing on stdout (their
 errors still reach stderr, marked with the rank). Other commands refuse to run under torchrun.
 
@@ -82,8 +83,8 @@ def _process_group(args: argparse.Namespace) -> Iterator[str]:
     if not getattr(args, "distributed", False):
         from emofast.errors import InputError
 
-        raise InputError(f"emofast {args.command} does not run under torchrun (only evaluate and "
-                         "evolve do); run it as one process")
+        raise InputError(f"emofast {args.command} does not run under torchrun (only evaluate, "
+                         "evolve and joint do); run it as one process")
     owned = not dist.initialized()  # a caller's own group is left to the caller
     dist.init()
     try:

@@ -15,6 +15,12 @@ Each --align value is one arm; join terms with '+' to use them together (contras
 methods, columns: tested corpora, Avg.) has both columns. Writes results.txt (Table 3 shape per
 arm, then Table 7 by WAR and UAR) and results.json (every fold, and the Table 7 cells). Runs are
 resumable at fold granularity (--checkpoint-dir, default <out>/checkpoints).
+
+Scaling out: ``torchrun --nproc-per-node N -m emofast joint STORE ...`` (no flag needed) shares every
+step's two mini-batches of K out across N ranks (each rank embeds its rows, the contrastive term and
+MMD see all K^2 pairs through gathered embeddings, gradients are summed): the one-process result up
+to float rounding with ``--dropout 0``. ``--batch`` stays K. Rank 0 prints and writes the report and
+checkpoints (which record N).
 """
 from __future__ import annotations
 
@@ -88,7 +94,7 @@ def register(subparsers: Any) -> None:
                       mixup=False)
     add_fold_args(p)
     add_checkpoint_args(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, distributed=True)
 
 
 def joint_config(args: argparse.Namespace):
@@ -121,6 +127,7 @@ def _tables(evaluations: list, protocols: list[str]) -> tuple[str, dict]:
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast joint``."""
     from emofast import dataset
+    from emofast.distributed import on_main
     from emofast.experiments.joint import evaluate_joint
     from emofast.report import PROTOCOL_NAMES, write_report
     from emofast.train.joint import parse_align
@@ -162,11 +169,11 @@ def run(args: argparse.Namespace) -> int:
     tables, cells = _tables(evaluations, args.protocol)
     title = (f"emofast joint: {target.corpus} and {source.corpus} ({args.modality}), "
              f"{len(evaluations[0].classes)} shared classes")
-    out = write_report(out_dir, evaluations, title=title, plots=not args.no_plots,
-                       notice=sys.stdout, extra_text=tables,
-                       extra_json={"command": getattr(args, "command_line", None),
-                                   "target": args.target, "source": args.source,
-                                   "both_directions": args.both_directions, "table7": cells})
+    out = on_main(write_report, out_dir, evaluations, title=title, plots=not args.no_plots,
+                  notice=sys.stdout, extra_text=tables,
+                  extra_json={"command": getattr(args, "command_line", None),
+                              "target": args.target, "source": args.source,
+                              "both_directions": args.both_directions, "table7": cells})
     print()
     print(out["summary"])
     print()

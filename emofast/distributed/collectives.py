@@ -15,7 +15,7 @@ import numpy as np
 from emofast.distributed.group import _torch_dist, active, is_main, rank
 
 __all__ = ["broadcast_object", "all_gather_arrays", "all_reduce_sum", "on_main", "check_same",
-           "broadcast_module", "sum_gradients", "SummedUpdates"]
+           "broadcast_module", "sum_gradients", "gather_rows", "SummedUpdates"]
 
 T = TypeVar("T")
 
@@ -137,6 +137,50 @@ def sum_gradients(params: Sequence[Any]) -> None:
             if flag:
                 p.grad = flat[offset:offset + n].view_as(p).clone()
             offset += n
+
+
+_GATHER_ROWS: Any = None
+
+
+def _gather_rows_function() -> Any:
+    """The autograd function of :func:`gather_rows` (built on first use: torch is imported lazily)."""
+    global _GATHER_ROWS
+    if _GATHER_ROWS is None:
+        import torch
+
+        class GatherRows(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, local: Any, sizes: tuple[int, ...]) -> Any:
+                ctx.sizes = sizes
+                pad = max(sizes)
+                box = local.new_zeros((pad, *local.shape[1:]))
+                box[:local.shape[0]] = local
+                parts = [torch.empty_like(box) for _ in sizes]
+                _torch_dist().all_gather(parts, box.contiguous())
+                return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+                start = sum(ctx.sizes[:rank()])
+                return grad[start:start + ctx.sizes[rank()]], None
+
+        _GATHER_ROWS = GatherRows
+    return _GATHER_ROWS
+
+
+def gather_rows(local: Any, sizes: Sequence[int]) -> Any:
+    """Every rank's rows of ``local`` concatenated in rank order, differentiable.
+
+    ``sizes[r]`` is rank ``r``'s row count (every rank passes the same list; a share may be empty).
+    Backward hands each rank the gradient of its *own* rows only, with no communication: this is
+    exact for a loss that every rank computes identically from the gathered rows (a term over all
+    pairs of a batch, MMD), once the gradients are summed over ranks (:func:`sum_gradients`): each
+    row's gradient then reaches the parameters once, through the rank that computed the row.
+    Without a process group of several ranks this returns ``local``.
+    """
+    if not active():
+        return local
+    return _gather_rows_function().apply(local, tuple(int(n) for n in sizes))
 
 
 class SummedUpdates:

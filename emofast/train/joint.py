@@ -28,6 +28,10 @@ The parameters ``θmatch`` of Algorithm 1 are empty here: eq. 2 has no parameter
 margin, so the matching gradient flows into ``θe`` only. With ``second=None`` the same loop trains
 on one corpus (``λ1·L1``): the single-corpus baselines of Table 7 run with the same sampler, steps
 and schedule as the joint model.
+
+**Distributed.** Under a process group of several ranks (torchrun, :mod:`emofast.distributed`)
+each step's two mini-batches are shared out row-wise across the ranks and the step equals the
+single-process step up to float rounding (:func:`fit_joint`'s notes give the rule).
 """
 from __future__ import annotations
 
@@ -44,14 +48,17 @@ from torch.nn import functional as F
 
 from emofast._progress import progress_bar
 from emofast.errors import InputError
-from emofast.train.fit import (EpochSelection, FitConfig, FitHistory, _class_weights, _lr_factor,
-                               make_optimizer)
+from emofast.train.fit import (EpochSelection, FitConfig, FitHistory, _class_weights, _global_norm,
+                               _lr_factor, _rank_seed, make_optimizer)
 
 __all__ = ["ALIGNMENTS", "HEADS", "JointConfig", "JointHistory", "JointTrainer", "fit_joint",
            "parse_align"]
 
 #: Alignment terms :class:`JointConfig` can add (``"none"``: only the two cross-entropies).
 ALIGNMENTS: tuple[str, ...] = ("contrastive", "mmd", "dann")
+
+#: Terms computed from both whole mini-batches (every rank computes the same value when distributed).
+BATCH_TERMS: tuple[str, ...] = ("contrastive", "mmd")
 
 #: What the two heads classify (see the module notes).
 HEADS: tuple[str, ...] = ("per_corpus", "both")
@@ -287,6 +294,8 @@ class JointTrainer:
         if len(shapes) > 1:
             raise InputError(f"the two corpora's examples differ in shape {sorted(shapes)}; the "
                              "shared extractor needs one input shape")
+        from emofast import distributed as dist
+
         torch.manual_seed(cfg.seed)
         while net.n_heads < len(corpora):
             net.add_head()
@@ -297,9 +306,19 @@ class JointTrainer:
 
             self.domain_classifier = DomainClassifier(net.embed_dim, 2, hidden=cfg.dann_hidden)
             self.domain_classifier.to(self.device)
+        self.sharded, self.world = dist.active(), dist.world()
+        #: This rank's positions within each corpus's mini-batch of K (all of them in one process).
+        self.share = dist.shard_bounds(cfg.batch_size, dist.rank(), self.world)
+        if self.sharded:
+            for module in (net, self.domain_classifier):
+                if module is not None:
+                    dist.broadcast_module(module)
+            if dist.rank():  # dropout draws per rank; rank 0 keeps the seed's stream
+                torch.manual_seed(_rank_seed(cfg.seed, dist.rank()))
         params = [p for p in net.parameters() if p.requires_grad]
         if self.domain_classifier is not None:
             params += list(self.domain_classifier.parameters())
+        self.params = params
         self.optimizer = make_optimizer(params, cfg)
         self.weights = [_class_weights(y.numpy(), n_classes).to(self.device)
                         if cfg.class_weight == "balanced" else None for y in self.y]
@@ -310,9 +329,35 @@ class JointTrainer:
         self.total = cfg.total_steps(*self.sizes)
         self.step_index = 0
 
-    def _ce(self, logits: torch.Tensor, y: torch.Tensor, corpus: int) -> torch.Tensor:
-        return F.cross_entropy(logits, y, weight=self.weights[corpus],
-                               label_smoothing=self.config.label_smoothing)
+    def _ce(self, logits: torch.Tensor, y: torch.Tensor, corpus: int,
+            y_batch: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of ``corpus``'s rows; distributed: this rank's rows' summed loss divided by
+        the whole mini-batch ``y_batch``'s normaliser (its size or the sum of its class weights)."""
+        weight, smoothing = self.weights[corpus], self.config.label_smoothing
+        if not self.sharded:
+            return F.cross_entropy(logits, y, weight=weight, label_smoothing=smoothing)
+        return (F.cross_entropy(logits, y, weight=weight, label_smoothing=smoothing, reduction="sum")
+                / _global_norm(weight, y_batch, False))
+
+    def _row_mean(self, values: torch.Tensor, n: int) -> torch.Tensor:
+        """Mean of per-row ``values`` over the ``n`` rows of the step; distributed: this rank's
+        share of it (its rows' sum over ``n``)."""
+        return values.float().sum() / n if self.sharded else values.float().mean()
+
+    def _pair_features(self, f: torch.Tensor) -> list[torch.Tensor]:
+        """Both corpora's whole mini-batch embeddings from this rank's ``f`` (its share of corpus 1's
+        rows, then of corpus 2's): gathered from every rank (:func:`emofast.distributed.gather_rows`,
+        whose backward keeps each rank's own rows' gradient)."""
+        from emofast import distributed as dist
+
+        bounds = [dist.shard_bounds(self.config.batch_size, r, self.world)
+                  for r in range(self.world)]
+        counts = [b.stop - b.start for b in bounds]
+        every = dist.gather_rows(f, [2 * n for n in counts])
+        offsets = np.cumsum([0, *(2 * n for n in counts)])
+        index = [np.concatenate([o + c * n + np.arange(n) for o, n in zip(offsets, counts)])
+                 for c in (0, 1)]
+        return [every[torch.from_numpy(i)] for i in index]
 
     def terms(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """The loss of one step and its terms, for ``[(x1, y1), (x2, y2)]`` (one pair for a single
@@ -326,35 +371,42 @@ class JointTrainer:
         """
         cfg, net = self.config, self.net
         l1, l2, l3 = cfg.lambdas
+        y_all = [y for _, y in batches]  # the whole mini-batches' labels
+        K = len(y_all[0])
+        if self.sharded:
+            batches = [(x[self.share], y[self.share]) for x, y in batches]
         ys = [y for _, y in batches]
         f = net.embed(torch.cat([x for x, _ in batches]))
         feats = list(torch.split(f, [len(y) for y in ys]))
         out: dict[str, torch.Tensor] = {}
         if len(batches) == 1:
             logits = net.head(0)(feats[0])
-            out["ce1"] = self._ce(logits, ys[0], 0)
-            out["acc1"] = (logits.argmax(1) == ys[0]).float().mean()
+            out["ce1"] = self._ce(logits, ys[0], 0, y_all[0])
+            out["acc1"] = self._row_mean(logits.argmax(1) == ys[0], K)
             out["loss"] = l1 * out["ce1"]
             return out
         logits = [[net.head(h)(fc) for fc in feats] for h in (0, 1)]  # [head][corpus]
         if cfg.heads == "per_corpus":
-            out["ce1"] = self._ce(logits[0][0], ys[0], 0)
-            out["ce2"] = self._ce(logits[1][1], ys[1], 1)
+            out["ce1"] = self._ce(logits[0][0], ys[0], 0, y_all[0])
+            out["ce2"] = self._ce(logits[1][1], ys[1], 1, y_all[1])
         else:
-            out["ce1"], out["ce2"] = (self._ce(logits[h][0], ys[0], 0)
-                                      + self._ce(logits[h][1], ys[1], 1) for h in (0, 1))
-        out["acc1"] = (logits[0][0].argmax(1) == ys[0]).float().mean()
-        out["acc2"] = (logits[1][1].argmax(1) == ys[1]).float().mean()
+            out["ce1"], out["ce2"] = (self._ce(logits[h][0], ys[0], 0, y_all[0])
+                                      + self._ce(logits[h][1], ys[1], 1, y_all[1]) for h in (0, 1))
+        out["acc1"] = self._row_mean(logits[0][0].argmax(1) == ys[0], K)
+        out["acc2"] = self._row_mean(logits[1][1].argmax(1) == ys[1], K)
         loss = l1 * out["ce1"] + l2 * out["ce2"]
+        pf, py = feats, ys  # the batch terms see both whole mini-batches
+        if self.sharded and set(cfg.align) & set(BATCH_TERMS):
+            pf, py = self._pair_features(f), y_all
         if "contrastive" in cfg.align:
-            out["contrastive"] = self.contrastive_fn(feats[0], feats[1], ys[0], ys[1],
+            out["contrastive"] = self.contrastive_fn(pf[0], pf[1], py[0], py[1],
                                                      margin=cfg.margin, form=cfg.form,
                                                      reduction="mean")
             loss = loss + l3 * out["contrastive"]
         if "mmd" in cfg.align:
             from emofast.nn.domain import mmd_loss
 
-            out["mmd"] = mmd_loss(feats[0], feats[1], estimator=cfg.mmd_estimator)
+            out["mmd"] = mmd_loss(pf[0], pf[1], estimator=cfg.mmd_estimator)
             loss = loss + cfg.lambda_mmd * out["mmd"]
         if self.domain_classifier is not None:
             from emofast.nn.domain import dann_lambda
@@ -364,8 +416,11 @@ class JointTrainer:
             domain = torch.cat([torch.full((len(y),), i, dtype=torch.long, device=f.device)
                                 for i, y in enumerate(ys)])
             d_logits = self.domain_classifier(f)
-            out["dann"] = F.cross_entropy(d_logits, domain)
-            out["domain_acc"] = (d_logits.argmax(1) == domain).float().mean()
+            if self.sharded:
+                out["dann"] = F.cross_entropy(d_logits, domain, reduction="sum") / (2 * K)
+            else:
+                out["dann"] = F.cross_entropy(d_logits, domain)
+            out["domain_acc"] = self._row_mean(d_logits.argmax(1) == domain, 2 * K)
             loss = loss + cfg.lambda_dann * out["dann"]
         out["loss"] = loss
         return out
@@ -385,7 +440,12 @@ class JointTrainer:
         return out
 
     def step(self) -> dict[str, float]:
-        """One optimiser step at the scheduled learning rate; returns the terms as floats."""
+        """One optimiser step at the scheduled learning rate; returns the terms as floats.
+
+        Distributed, the values are this rank's shares: their sum over the ranks is the step's
+        value (per-row terms are this rank's rows' part; :data:`BATCH_TERMS`, which every rank
+        computes whole, and the loss's part of them count ``1/W`` per rank).
+        """
         cfg = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * _lr_factor(cfg.schedule, self.step_index, self.total)
@@ -395,9 +455,19 @@ class JointTrainer:
         terms = self.terms(self.batches())
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
+        if self.sharded:
+            from emofast import distributed as dist
+
+            dist.sum_gradients(self.params)
         self.optimizer.step()
         self.step_index += 1
-        return {k: float(v.detach()) for k, v in terms.items()}
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        if self.sharded:
+            weights = {"contrastive": cfg.lambdas[2], "mmd": cfg.lambda_mmd}
+            batch_part = sum(weights[k] * values[k] for k in BATCH_TERMS if k in values)
+            values["loss"] -= batch_part * (1 - 1 / self.world)
+            values.update({k: values[k] / self.world for k in BATCH_TERMS if k in values})
+        return values
 
 
 def fit_joint(
@@ -433,14 +503,35 @@ def fit_joint(
     Returns
     -------
     JointHistory
+
+    Notes
+    -----
+    **Distributed** (a process group of ``W > 1`` ranks, e.g. under torchrun): every rank passes the
+    same network, corpora and config. Rank 0's initial weights (network with both heads, domain
+    classifier) are copied to every rank; each step's two mini-batches of K are drawn from the
+    seed on every rank (SpecAugment too, on the whole mini-batches), and each rank takes the same
+    contiguous share of both (``shard_bounds(K, rank, W)``: rows ``k`` of corpus 1 and corpus 2 on
+    one rank) and embeds only those rows. Per-row terms are computed on the rank's rows: the
+    cross-entropies as its rows' summed loss over the *whole* mini-batch's normaliser (K, or the
+    sum of its class weights), DANN's domain loss over ``2K``. Terms over both whole mini-batches
+    (the contrastive loss over all K² pairs, MMD) are computed by every rank on the embeddings of
+    all rows, gathered with :func:`emofast.distributed.gather_rows`, whose backward keeps only the
+    rank's own rows' gradient. After backward the gradients are summed over ranks
+    (:func:`emofast.distributed.sum_gradients`), so the step is the single-process step up to
+    float rounding (dropout aside: it draws per rank, rank 0 keeping the seed). The history's
+    values are summed over ranks once per epoch; ``evaluate`` and ``select`` run on rank 0 and
+    their values are sent to every rank; the progress bar is rank 0's. K may be smaller than W
+    (some ranks then embed no rows).
     """
+    from emofast import distributed as dist
+
     cfg = config or JointConfig()
     trainer = JointTrainer(net, first, second, cfg, contrastive_fn=contrastive_fn)
     per_epoch = cfg.steps_per_epoch(*trainer.sizes)
     hist = JointHistory()
     selection = EpochSelection(evaluate, select, cfg.patience)
-    bar = progress_bar(total=trainer.total, desc=desc, enabled=cfg.progress, leave=False,
-                       unit="step")
+    bar = progress_bar(total=trainer.total, desc=desc, enabled=cfg.progress and dist.is_main(),
+                       leave=False, unit="step")
     t0 = time.perf_counter()
     for epoch in range(math.ceil(trainer.total / per_epoch)):
         sums: dict[str, float] = {}
@@ -449,6 +540,8 @@ def fit_joint(
             for k, v in trainer.step().items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.update(1)
+        if trainer.sharded:  # the ranks' shares (JointTrainer.step), summed
+            sums = dict(zip(sums, dist.all_reduce_sum(np.array(list(sums.values()))).tolist()))
         means = {k: v / n for k, v in sums.items()}
         hist.train_loss.append(means.pop("loss"))
         hist.train_acc.append(means.pop("acc1"))

@@ -221,3 +221,37 @@ def collectives_probe() -> dict:
     out["grads"] = [a.grad.numpy().copy(), b.grad.numpy().copy(), c.grad]
     dist.barrier()
     return out
+
+
+# --- joint learning ----------------------------------------------------------------------------------
+
+def joint_runs(configs: list[dict], folder: str | None = None) -> list[dict]:
+    """:func:`emofast.train.joint.fit_joint` of a tiny GroupNorm CNN on two random corpora of 3x8x8
+    segments (13 and 9 rows, 3 shared classes) per config; ``evaluate`` counts its calls and, with
+    ``folder``, writes a file there (the rank-0 writer); this rank's writes under ``folder`` are
+    recorded."""
+    from emofast.nn import GroupNormCNN
+    from emofast.train.joint import JointConfig, fit_joint
+
+    writes = watch_writes(folder) if folder else []
+    rng = np.random.default_rng(2)
+    first = rng.normal(size=(13, 3, 8, 8)).astype(np.float32), rng.integers(0, 3, 13)
+    second = (rng.normal(size=(9, 3, 8, 8)) + 0.5).astype(np.float32), rng.integers(0, 3, 9)
+    out = []
+    for i, kw in enumerate(configs):
+        torch.manual_seed(0)
+        net = GroupNormCNN(3, input_size=8, channels=(4,), hidden=(8,), groups=2, dropout=0.0)
+        calls = {"evaluate": 0}
+
+        def evaluate(m: nn.Module) -> float:
+            calls["evaluate"] += 1
+            if folder:
+                with open(os.path.join(folder, f"eval{i}-{calls['evaluate']}.txt"), "w") as fh:
+                    fh.write("0.5")
+            return 0.5
+
+        hist = fit_joint(net, first, second, JointConfig(progress=False, **kw), evaluate=evaluate)
+        out.append({"params": flat_params(net), "train_loss": hist.train_loss,
+                    "train_acc": hist.train_acc, "train_acc2": hist.train_acc2, "terms": hist.terms,
+                    "eval_acc": hist.eval_acc, "steps": hist.steps, "calls": calls})
+    return [out, list(writes)] if folder else out

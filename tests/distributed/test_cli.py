@@ -1,5 +1,5 @@
-"""``emofast evolve`` and ``emofast evaluate`` under torchrun (2 ranks, gloo): the one-process
-result, rank 0 alone printing; other commands refuse to run under torchrun."""
+"""``emofast evolve``, ``emofast evaluate`` and ``emofast joint`` under torchrun (2 ranks, gloo):
+the one-process result, rank 0 alone printing; other commands refuse to run under torchrun."""
 from __future__ import annotations
 
 import json
@@ -64,6 +64,24 @@ def test_evaluate_under_torchrun_gives_the_one_process_result(demo_store, tmp_pa
     capsys.readouterr()
     proc = _torchrun(common + ["--out", str(tmp_path / "two")])
     assert proc.stdout.count("report: ") == 1
+    _assert_same_results(tmp_path / "one", tmp_path / "two")
+
+
+def test_joint_under_torchrun_gives_the_one_process_result(demo_roots, tmp_path, capsys):
+    store = tmp_path / "store"
+    for corpus in ("demo_studio", "demo_phone"):
+        assert cli.main(["features", "demo", str(demo_roots[corpus]), "--out", str(store),
+                         "--no-progress"]) == 0
+    common = ["joint", str(store), "--target", "demo_phone", "--source", "demo_studio",
+              "--protocol", "loso", "--max-folds", "1", "--steps", "3", "--batch", "3",
+              "--align", "none", "contrastive", "--baselines", "--labels", "anger,happiness,sadness",
+              "--dropout", "0", "--no-plots", "--no-progress", "--threads", "1"]
+    assert cli.main(common + ["--out", str(tmp_path / "one")]) == 0
+    capsys.readouterr()
+    proc = _torchrun(common + ["--out", str(tmp_path / "two")])
+    assert proc.stdout.count("report: ") == 1  # rank 0 prints, alone
+    assert (tmp_path / "two" / "checkpoints" / "loso" / "demo_phone" / "contrastive" /
+            "fold1.pt").is_file()
     _assert_same_results(tmp_path / "one", tmp_path / "two")
 
 
