@@ -276,7 +276,10 @@ def evaluate_cnn(
         standardize="channel", curve_unit="epoch", on_fold=on_fold,
         checkpoint_dir=checkpoint_dir, identity={"init_state": init}, normalize=normalize,
         aggregate=aggregate,
-        info={"model": "GN-CNN", **asdict(config), "fine_tuned": init_state is not None,
+        # norm only when not the default: checkpoints of runs from before the option still resume
+        info={"model": "GN-CNN", **{k: v for k, v in asdict(config).items()
+                                    if (k, v) != ("norm", "group")},
+              "fine_tuned": init_state is not None,
               **({} if trainable == "all" else {"trainable": trainable})})
 
 
