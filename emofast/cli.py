@@ -32,7 +32,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Known command names, in help order.
 COMMANDS: tuple[str, ...] = ("demo", "features", "evaluate", "combine", "evolve", "fuse",
-                             "joint", "predict", "export")
+                             "joint", "chain", "predict", "export")
 
 
 def _unavailable(name: str, reason: str):

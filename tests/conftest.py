@@ -90,3 +90,16 @@ def ckplus_root() -> Path:
 def fer2013_root() -> Path:
     """The real FER2013 folder (train/, validation/, test/); tests using it skip when it is absent."""
     return _real_corpus("fer2013", "train", "FER2013")
+
+
+@pytest.fixture(scope="session")
+def demo_pair_store(tmp_path_factory, demo_roots) -> Path:
+    """A feature store holding the log-Mel segments of the quick ``demo_studio`` and
+    ``demo_phone`` corpora (the transfer commands' source and target)."""
+    from emofast import cli
+
+    path = tmp_path_factory.mktemp("demo-pair-store")
+    for corpus in ("demo_studio", "demo_phone"):
+        assert cli.main(["features", "demo", str(demo_roots[corpus]), "--out", str(path),
+                         "--no-progress"]) == 0
+    return path

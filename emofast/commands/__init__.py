@@ -55,14 +55,16 @@ def fold_indices(args: argparse.Namespace) -> list[int] | None:
 def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: int | str,
                       lr: float | str = 1e-3, batch_size: int = 16,
                       batch_flags: tuple[str, ...] = ("--batch-size",),
-                      batch_help: str = "mini-batch size", mixup: bool = True) -> None:
+                      batch_help: str = "mini-batch size", mixup: bool = True,
+                      norm: bool = False) -> None:
     """Options of the GroupNorm CNN, its training recipe and its protocol, shared by
     ``evaluate``, ``demo`` and ``joint``.
 
     ``epochs``/``folds``/``lr``/``batch_size`` are the defaults; a string instead documents a
     default that the command resolves itself (the option then defaults to None).
     ``batch_flags``/``batch_help`` name and describe the mini-batch option (``joint``: ``--batch``,
-    K per corpus); ``mixup=False`` leaves ``--mixup`` out (:func:`recipe_values` then gives 0).
+    K per corpus); ``mixup=False`` leaves ``--mixup`` out (:func:`recipe_values` then gives 0);
+    ``norm=True`` adds ``--norm`` (GroupNorm or BatchNorm in the conv blocks).
     """
     from emofast.experiments.baseline import BASELINE_WIDTHS
 
@@ -83,6 +85,10 @@ def add_training_args(p: argparse.ArgumentParser, *, epochs: int | str, folds: i
     g.add_argument("--lr", type=float, default=lr_default, help=f"Adam learning rate {lr_note}")
     g.add_argument("--dropout", type=float, default=0.2,
                    help="dropout after each conv block (paper: 0.5) [%(default)s]")
+    if norm:
+        g.add_argument("--norm", choices=("group", "batch"), default="group",
+                       help="normalisation after each convolution: GroupNorm (the paper) or "
+                            "BatchNorm [%(default)s]")
     g.add_argument("--folds", type=int, default=folds_default, help=f"k of k-fold {folds_note}")
     g.add_argument("--repeats", type=int, default=1, help="repeat k-fold with new shuffles "
                                                           "(papers: 5) [%(default)s]")
@@ -125,7 +131,7 @@ def baseline_config(args: argparse.Namespace, **resolved: Any):
     from emofast.experiments.baseline import BaselineConfig
 
     values = dict(width=args.width, dropout=args.dropout, val_speakers=args.val_speakers,
-                  **recipe_values(args))
+                  norm=getattr(args, "norm", "group"), **recipe_values(args))
     return BaselineConfig(**{**values, **resolved})
 
 

@@ -7,7 +7,8 @@ a second demo corpus), then prints a paper-shaped table and writes
 the report (text, JSON, confusion-matrix, ROC and learning-curve plots) to ``--out``. PathNet
 scratch vs transfer from a source demo corpus to the target one runs too (``--no-transfer`` skips
 it), and in the default run an audio-visual stage (faces generated too): one LSTM per modality and
-decision-level fusion (``--no-fusion`` skips it). The pipeline itself is
+decision-level fusion (``--no-fusion`` skips it), and joint cross-domain learning of the target
+with the source corpus, its Table 7 rows in the report (``--no-joint`` skips it). The pipeline itself is
 :func:`emofast.experiments.demo.run_demo`.
 
 Examples::
@@ -64,6 +65,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-transfer", action="store_true",
                    help="skip the PathNet scratch-vs-transfer stage")
+    p.add_argument("--no-joint", action="store_true",
+                   help="skip the joint-learning stage (Table 7 rows: target only, source only, "
+                        "combined, contrastive)")
     add_training_args(
         p, epochs=f"{DEFAULTS['full']['epochs']}; --quick: {DEFAULTS['quick']['epochs']}",
         folds=f"{DEFAULTS['full']['folds']}; --quick: {DEFAULTS['quick']['folds']}",
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick, target=args.target, source=args.source,
         protocols=tuple(pick(args.protocol, "protocols")),
         finetune=pick(args.finetune, "finetune"), pathnet=not args.no_transfer,
-        fusion=pick(args.fusion, "fusion"), fusion_epochs=DEFAULTS[mode]["fusion_epochs"],
+        fusion=pick(args.fusion, "fusion"), joint=not args.no_joint, fusion_epochs=DEFAULTS[mode]["fusion_epochs"],
         baseline=baseline_config(args, epochs=pick(args.epochs, "epochs"),
                                  lr=pick(args.lr, "lr")),
         folds=pick(args.folds, "folds"), repeats=args.repeats, seed=args.seed,

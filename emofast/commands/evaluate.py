@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
                         "settings and write a model bundle there (for `emofast predict`)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_training_args(p, epochs=20, folds=5)
+    add_training_args(p, epochs=20, folds=5, norm=True)
     add_fold_args(p)
     add_checkpoint_args(p)
     p.set_defaults(run=run, distributed=True)

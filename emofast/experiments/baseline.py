@@ -22,7 +22,7 @@ from emofast.report.evaluation import Evaluation
 from emofast.train.fit import TrainingRecipe
 
 __all__ = ["BASELINE_WIDTHS", "BaselineConfig", "make_baseline", "validation_split",
-           "validation_selection", "utterance_uar", "cnn_fold", "evaluate_cnn",
+           "validation_selection", "utterance_uar", "load_transfer", "drop_head", "cnn_fold", "evaluate_cnn",
            "baseline_settings", "FinalModel", "train_final", "pretrain"]
 
 #: GroupNorm CNN presets: name -> (conv channels, hidden fully-connected widths). ``paper`` is the
@@ -46,6 +46,8 @@ class BaselineConfig(TrainingRecipe):
         After each conv block (the paper: 0.5).
     epochs : int, default 20
     batch_size : int, default 16
+    norm : {"group", "batch"}, default "group"
+        Normalisation of the conv blocks (:class:`emofast.nn.GroupNormCNN`).
     val_speakers : int, default 0
         Carve this many speakers from each fold's training side as validation data: the model
         trains on the others and keeps the epoch with the best validation UAR (utterance level).
@@ -61,6 +63,7 @@ class BaselineConfig(TrainingRecipe):
     epochs: int = 20
     batch_size: int = 16
     val_speakers: int = 0
+    norm: str = "group"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,6 +73,10 @@ class BaselineConfig(TrainingRecipe):
             raise InputError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.val_speakers < 0:
             raise InputError(f"val_speakers must be >= 0, got {self.val_speakers}")
+        from emofast.nn.cnn import NORMS
+
+        if self.norm not in NORMS:
+            raise InputError(f"norm must be one of {list(NORMS)}, got {self.norm!r}")
 
     def fit_config(self, seed: int, progress: bool):
         from emofast.train.fit import FitConfig
@@ -77,21 +84,42 @@ class BaselineConfig(TrainingRecipe):
         return FitConfig(**self.recipe(), seed=seed, progress=progress)
 
 
-def baseline_settings(n_classes: int, width: str = "tiny", dropout: float = 0.2) -> dict:
+def baseline_settings(n_classes: int, width: str = "tiny", dropout: float = 0.2,
+                      norm: str = "group") -> dict:
     """Keyword arguments of :class:`emofast.nn.GroupNormCNN` for a preset width (JSON-able: what a
-    model bundle records to rebuild the network)."""
+    model bundle records to rebuild the network; ``norm`` only when it is not ``"group"``)."""
     if width not in BASELINE_WIDTHS:
         raise InputError(f"width must be one of {sorted(BASELINE_WIDTHS)}, got {width!r}")
     channels, hidden = BASELINE_WIDTHS[width]
     return {"n_classes": int(n_classes), "channels": list(channels), "hidden": list(hidden),
-            "groups": 8, "dropout": float(dropout)}
+            "groups": 8, "dropout": float(dropout), **({} if norm == "group" else {"norm": norm})}
 
 
-def make_baseline(n_classes: int, width: str = "tiny", dropout: float = 0.2):
-    """A fresh :class:`emofast.nn.GroupNormCNN` of a preset width."""
+def make_baseline(n_classes: int, width: str = "tiny", dropout: float = 0.2,
+                  norm: str = "group"):
+    """A fresh :class:`emofast.nn.GroupNormCNN` of a preset width (``norm="batch"``: BatchNorm
+    in place of GroupNorm)."""
     from emofast.nn.cnn import GroupNormCNN
 
-    return GroupNormCNN(**baseline_settings(n_classes, width, dropout))
+    return GroupNormCNN(**baseline_settings(n_classes, width, dropout, norm))
+
+
+def load_transfer(model: Any, state: dict) -> Any:
+    """Load ``state`` into ``model`` for fine-tuning; a ``state`` without the output layer's
+    weights (another class set: see :func:`drop_head`) keeps the model's fresh head. Returns
+    ``model``."""
+    head = {f"classifier.{len(model.classifier) - 1}.{k}" for k in ("weight", "bias")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - head:
+        model.load_state_dict(state)  # raises with PyTorch's message
+    return model
+
+
+def drop_head(state: dict) -> dict:
+    """``state`` of a :class:`~emofast.nn.GroupNormCNN` without its output layer (head 0), for a
+    target with another class set: :func:`load_transfer` then keeps a fresh head."""
+    last = max(int(k.split(".")[1]) for k in state if k.startswith("classifier."))
+    return {k: v for k, v in state.items() if not k.startswith(f"classifier.{last}.")}
 
 
 def validation_split(fold: Fold, n_speakers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +176,11 @@ def validation_selection(fold: Fold, n_speakers: int
 
 
 def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | None = None,
-             make_model: Callable[[int], Any] | None = None, progress: bool = True,
-             desc: str = "fold") -> FitFold:
+             trainable: str = "all", make_model: Callable[[int], Any] | None = None,
+             progress: bool = True, desc: str = "fold") -> FitFold:
     """A fit callback for :func:`~emofast.experiments.crossval.cross_validate`: a fresh CNN per
-    fold (from ``init_state`` when fine-tuning; all layers trained), seeded by the fold.
+    fold (from ``init_state`` when fine-tuning, a fresh head where it lacks one: :func:`drop_head`),
+    seeded by the fold; ``trainable="fc"`` trains the fully-connected layers only.
 
     ``make_model(n_classes)`` replaces the preset network (any module mapping
     ``(batch, C, H, W)`` to logits). The epoch is chosen on the protocol's validation part
@@ -166,9 +195,11 @@ def cnn_fold(config: BaselineConfig = BaselineConfig(), *, init_state: dict | No
     def fit_fold(fold: Fold) -> FoldOutput:
         torch.manual_seed(fold.seed)
         model = (make_model(fold.n_classes) if make_model is not None
-                 else make_baseline(fold.n_classes, config.width, config.dropout))
+                 else make_baseline(fold.n_classes, config.width, config.dropout, config.norm))
         if init_state is not None:
-            model.load_state_dict(init_state)
+            load_transfer(model, init_state)
+        if trainable != "all":
+            model.set_trainable(trainable)
         fit_rows, select = validation_selection(fold, config.val_speakers)
         X_fit = fold.X_train if fit_rows.size == len(fold.y_train) else fold.X_train[fit_rows]
         hist = fit(model, X_fit, fold.y_train[fit_rows], config.fit_config(fold.seed, progress),
@@ -192,6 +223,7 @@ def evaluate_cnn(
     *,
     name: str | None = None,
     init_state: dict | None = None,
+    trainable: str = "all",
     folds: int = 5,
     repeats: int = 1,
     seed: int = 0,
@@ -213,7 +245,10 @@ def evaluate_cnn(
     name : str, optional
         Row label (default ``"GN-CNN <corpus> <protocol>"``).
     init_state : dict, optional
-        ``state_dict`` every fold's model starts from (fine-tuning a model from :func:`pretrain`).
+        ``state_dict`` every fold's model starts from (fine-tuning a model from :func:`pretrain`;
+        without the output layer, :func:`drop_head`, for another class set).
+    trainable : {"all", "fc"}
+        Train every layer, or the fully-connected ones only (conv blocks frozen).
     folds, repeats, seed, max_folds, fold_indices, on_fold
         As in :func:`~emofast.experiments.crossval.cross_validate`.
     progress : bool
@@ -234,13 +269,18 @@ def evaluate_cnn(
 
     init = None if init_state is None else fingerprint(*[init_state[k] for k in sorted(init_state)])
     return cross_validate(
-        data, protocol, cnn_fold(config, init_state=init_state, progress=progress),
+        data, protocol, cnn_fold(config, init_state=init_state, trainable=trainable,
+                                 progress=progress),
         name=name or f"GN-CNN {data.corpus} {protocol}".replace("  ", " "),
         folds=folds, repeats=repeats, seed=seed, max_folds=max_folds, fold_indices=fold_indices,
         standardize="channel", curve_unit="epoch", on_fold=on_fold,
         checkpoint_dir=checkpoint_dir, identity={"init_state": init}, normalize=normalize,
         aggregate=aggregate,
-        info={"model": "GN-CNN", **asdict(config), "fine_tuned": init_state is not None})
+        # norm only when not the default: checkpoints of runs from before the option still resume
+        info={"model": "GN-CNN", **{k: v for k, v in asdict(config).items()
+                                    if (k, v) != ("norm", "group")},
+              "fine_tuned": init_state is not None,
+              **({} if trainable == "all" else {"trainable": trainable})})
 
 
 @dataclass
@@ -278,7 +318,8 @@ class FinalModel:
 
 
 def train_final(data: SegmentData, config: BaselineConfig = BaselineConfig(), *, seed: int = 0,
-                progress: bool = True, desc: str = "final") -> FinalModel:
+                progress: bool = True, desc: str = "final", init_state: dict | None = None,
+                trainable: str = "all") -> FinalModel:
     """Train the baseline on every segment of ``data``, inputs standardised per channel by
     statistics of all of them: the model to deploy after cross-validation has estimated its
     accuracy.
@@ -286,6 +327,7 @@ def train_final(data: SegmentData, config: BaselineConfig = BaselineConfig(), *,
     Every segment is trained on for ``config.epochs`` epochs: ``val_speakers`` and ``patience``
     are not used (no data is held out). To reuse an epoch count chosen by validation speakers in
     cross-validation, pass ``dataclasses.replace(config, epochs=n, val_speakers=0)``.
+    ``init_state`` and ``trainable`` fine-tune as in :func:`cnn_fold`.
     """
     import torch
 
@@ -295,8 +337,11 @@ def train_final(data: SegmentData, config: BaselineConfig = BaselineConfig(), *,
     standardizer = Standardizer.fit(X, per="channel")
     X = standardizer(X)
     torch.manual_seed(seed)
-    settings = baseline_settings(data.n_classes, config.width, config.dropout)
-    model = make_baseline(data.n_classes, config.width, config.dropout)
+    settings = baseline_settings(data.n_classes, config.width, config.dropout, config.norm)
+    model = make_baseline(data.n_classes, config.width, config.dropout, config.norm)
+    if init_state is not None:
+        load_transfer(model, init_state)
+    model.set_trainable(trainable)
     hist = fit(model, X, data.segment_labels, config.fit_config(seed, progress), desc=desc)
     return FinalModel(model.eval(), standardizer, list(data.classes), "GroupNormCNN", settings,
                       config, seed, hist)

@@ -8,7 +8,10 @@
 5. optionally (``fusion``) extract the target's face crops too and cross-validate one LSTM per
    modality with decision-level fusion (:mod:`emofast.experiments.fusion`; the corpora are then
    generated with video);
-6. write one report (tables, JSON with every fold, and plots when asked for).
+6. optionally (``joint``) joint cross-domain learning with the source on the target's folds
+   (:func:`~emofast.experiments.joint.evaluate_joint`: target only, source only, combined and
+   contrastive; the Table 7 rows join the report);
+7. write one report (tables, JSON with every fold, and plots when asked for).
 
 Everything runs through :mod:`emofast.dataset`, the fold loop of
 :mod:`emofast.experiments.crossval` and :mod:`emofast.report`; this module only chooses settings.
@@ -54,6 +57,8 @@ class DemoSettings:
         Run the audio-visual fusion stage (k-fold by utterance; :data:`FUSION_ROWS`).
     fusion_epochs : int
         Epochs of its per-modality LSTMs.
+    joint : bool
+        Run the joint-learning stage (k-fold by utterance, :meth:`joint_config`).
     baseline : BaselineConfig
     folds, repeats, seed : int
     progress, plots : bool
@@ -67,12 +72,22 @@ class DemoSettings:
     pathnet: bool = True
     fusion: bool = False
     fusion_epochs: int = 30
+    joint: bool = True
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     folds: int = 5
     repeats: int = 1
     seed: int = 0
     progress: bool = True
     plots: bool = True
+
+    def joint_config(self):
+        """Algorithm 1's settings of the joint stage: the baseline's recipe, mini-batches of
+        K = 2 per corpus (the paper), λ = (1, 1, 0.01). Quick: 40 steps per fold."""
+        from emofast.train.joint import JointConfig
+
+        b = self.baseline
+        return JointConfig(epochs=b.epochs, lr=b.lr, batch_size=2, steps=40 if self.quick else None,
+                           progress=self.progress, seed=self.seed)
 
     def pathnet_config(self):
         """Quick: population 8, 6 generations, 4 steps per contender. Full: population 20, 30
@@ -117,9 +132,9 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
 
     s = settings
     t_start = time.perf_counter()
-    n_steps = 4 + s.pathnet + s.fusion
+    n_steps = 4 + s.pathnet + s.fusion + s.joint
     mode = "quick" if s.quick else "full"
-    if s.source == s.target and (s.finetune or s.pathnet):
+    if s.source == s.target and (s.finetune or s.pathnet or s.joint):
         raise InputError(f"--source and --target are both {s.target!r}; transfer needs two "
                          "corpora")
 
@@ -138,7 +153,7 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
     t = time.perf_counter()
     store = FeatureStore(store_root)
     data = {}
-    for name in [s.target] + ([s.source] if s.pathnet or s.finetune else []):
+    for name in [s.target] + ([s.source] if s.pathnet or s.finetune or s.joint else []):
         utts = select_modality(load_corpus("demo", roots[name]).utterances, "audio")
         fs = store.extract(name, utts, "audio", progress=s.progress)
         data[name] = dataset.from_feature_set(fs, None if name == s.target
@@ -185,7 +200,7 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
     if s.fusion:
         from emofast.experiments.fusion import FusionConfig, evaluate_fusion
 
-        say(f"[{n_steps - 1}/{n_steps}] audio-visual fusion on {s.target}: one LSTM per modality, "
+        say(f"[{n_steps - 1 - s.joint}/{n_steps}] audio-visual fusion on {s.target}: one LSTM per modality, "
             f"{s.fusion_epochs} epochs, {s.folds}-fold by utterance")
         t = time.perf_counter()
         utts = select_modality(load_corpus("demo", roots[s.target]).utterances, "video")
@@ -201,11 +216,33 @@ def run_demo(settings: DemoSettings, *, out: Path, cache: Path,
         evaluations += fused
         say(f"      done ({time.perf_counter() - t:.1f} s)")
 
+    tables = None
+    if s.joint:
+        from emofast.experiments.joint import evaluate_joint
+        from emofast.report import cross_corpus_table
+
+        jc = s.joint_config()
+        folds = 2 if s.quick else s.folds
+        say(f"[{n_steps - 1}/{n_steps}] joint learning {s.source} + {s.target}: target only, "
+            f"source only, combined, contrastive; {folds}-fold by utterance, "
+            f"{jc.steps or f'{jc.epochs} epochs of'} steps of K={jc.batch_size}")
+        t = time.perf_counter()
+        joint = list(evaluate_joint(target, data[s.source], "kfold", jc,
+                                    width=s.baseline.width, dropout=s.baseline.dropout,
+                                    folds=folds, seed=s.seed, progress=s.progress).values())
+        for ev in joint:
+            say(f"      {ev.info['arm_label']}: WAR {ev.scores.war:.3f}  UAR {ev.scores.uar:.3f}")
+        evaluations += joint
+        tables = "\n\n".join(cross_corpus_table(
+            joint, metric=m, title=f"Table 7 shape: {m.upper()} on {s.target}, joint learning "
+                                   f"with {s.source}") for m in ("war", "uar"))
+        say(f"      done ({time.perf_counter() - t:.1f} s)")
+
     say(f"[{n_steps}/{n_steps}] report in {out}")
     title = (f"emofast demo ({mode}): {s.target} audio, utterance-level scores unless marked "
              f"* (per-emotion columns are recall)")
     report = write_report(out, evaluations, title=title, plots=s.plots, notice=notice,
-                          extra_plots=extra_plots,
+                          extra_plots=extra_plots, extra_text=tables,
                           extra_json={"command": command_line, "target": s.target,
                                       "source": s.source, "mode": mode})
     return {**report, "evaluations": evaluations, "seconds": time.perf_counter() - t_start}

@@ -17,7 +17,13 @@ from torch import nn
 
 from emofast.errors import InputError
 
-__all__ = ["GroupNormCNN"]
+__all__ = ["GroupNormCNN", "NORMS", "TRAINABLE"]
+
+#: Normalisation layers of the convolutional blocks.
+NORMS: tuple[str, ...] = ("group", "batch")
+
+#: What :meth:`GroupNormCNN.set_trainable` trains: everything, or the fully-connected layers only.
+TRAINABLE: tuple[str, ...] = ("all", "fc")
 
 
 class GroupNormCNN(nn.Module):
@@ -42,6 +48,9 @@ class GroupNormCNN(nn.Module):
         Dropout after every convolutional block (paper: 0.5).
     negative_slope : float, default 0.01
         LReLU slope.
+    norm : {"group", "batch"}, default "group"
+        Normalisation after each convolution: Group Normalization (the paper; independent of the
+        mini-batch size) or BatchNorm (issue 16's comparison at small batches).
 
     Notes
     -----
@@ -66,8 +75,11 @@ class GroupNormCNN(nn.Module):
         groups: int = 32,
         dropout: float = 0.5,
         negative_slope: float = 0.01,
+        norm: str = "group",
     ) -> None:
         super().__init__()
+        if norm not in NORMS:
+            raise InputError(f"norm must be one of {list(NORMS)}, got {norm!r}")
         if n_classes < 2:
             raise InputError(f"n_classes must be >= 2, got {n_classes}")
         if input_size < 2 ** len(channels):
@@ -82,7 +94,7 @@ class GroupNormCNN(nn.Module):
                 nn.Conv2d(prev, width, kernel_size=3, stride=1, padding=1),
                 nn.MaxPool2d(2),
                 nn.LeakyReLU(negative_slope),
-                nn.GroupNorm(g, width),
+                nn.GroupNorm(g, width) if norm == "group" else nn.BatchNorm2d(width),
                 nn.Dropout(dropout),
             ]
             prev = width
@@ -145,6 +157,22 @@ class GroupNormCNN(nn.Module):
                  dtype=self.classifier[-1].weight.dtype)
         self.extra_heads.append(layer)
         return self.n_heads - 1
+
+    def set_trainable(self, part: str = "all") -> GroupNormCNN:
+        """Train ``"all"`` parameters, or only the fully-connected ones (``"fc"``: the
+        convolutional blocks, their normalisation included, are frozen through
+        ``requires_grad``, which :func:`emofast.train.fit.fit` honours). Returns ``self``."""
+        if part not in TRAINABLE:
+            raise InputError(f"trainable must be one of {list(TRAINABLE)}, got {part!r}")
+        for p in self.features.parameters():
+            p.requires_grad_(part == "all")
+        for p in [*self.classifier.parameters(), *self.extra_heads.parameters()]:
+            p.requires_grad_(True)
+        return self
+
+    def freeze_features(self) -> GroupNormCNN:
+        """Freeze the convolutional blocks (``set_trainable("fc")``)."""
+        return self.set_trainable("fc")
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Features of the shared extractor, shape ``(batch, embed_dim)``: the convolutional

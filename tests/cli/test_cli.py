@@ -63,12 +63,16 @@ def test_demo_quick_end_to_end(tmp_path, demo_cache, capsys):
     corpora_set = next((demo_cache / "corpora").glob("*seed0-quick*"))
     assert (demo_cache / "features" / corpora_set.name / "demo_phone").is_dir()
     # PathNet scratch vs transfer is part of the same report
-    assert [e["name"] for e in data["evaluations"][1:]] == [
+    assert [e["name"] for e in data["evaluations"][1:3]] == [
         "PathNet scratch, kfold", "PathNet demo_studio -> demo_phone, kfold"]
+    # the joint-learning stage: Table 7's arms on the target's folds, and its table
+    assert [e["info"]["arm"] for e in data["evaluations"][3:]] == [
+        "target", "source", "none", "contrastive"]
+    assert "Table 7 shape: WAR on demo_phone" in (out / "results.txt").read_text()
     assert "fixed_modules" in data["evaluations"][2]["folds"][0]
     pytest.importorskip("matplotlib")
     pngs = {p.name for p in out.glob("*.png")}
-    assert {"pathways.png", "learning_curves.png"} <= pngs and len(pngs) == 3 * 3 + 2
+    assert {"pathways.png", "learning_curves.png"} <= pngs and len(pngs) == 3 * (3 + 4) + 2
 
 
 @pytest.fixture(scope="module")

@@ -62,8 +62,8 @@ def test_fuse_needs_both_modalities(tmp_path, demo_roots, capsys):
 
 def test_demo_quick_with_fusion_stage(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--quick", "--fusion", "--no-transfer", "--no-plots",
-                     "--no-progress", "--epochs", "1", "--folds", "2",
+    assert cli.main(["demo", "--quick", "--fusion", "--no-transfer", "--no-joint",
+                     "--no-plots", "--no-progress", "--epochs", "1", "--folds", "2",
                      "--cache", str(tmp_path / "cache"), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "audio-visual fusion on demo_phone" in text and "[5/5] report" in text

@@ -10,12 +10,8 @@ from emofast import cli
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, demo_roots):
-    path = tmp_path_factory.mktemp("joint-store")
-    for corpus in ("demo_studio", "demo_phone"):
-        assert cli.main(["features", "demo", str(demo_roots[corpus]), "--out", str(path),
-                         "--no-progress"]) == 0
-    return path
+def store(demo_pair_store):
+    return demo_pair_store
 
 
 def test_joint_both_directions_writes_every_arm_and_table_7(store, tmp_path, capsys):
