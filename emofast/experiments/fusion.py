@@ -10,7 +10,9 @@ Huang et al. (multimodal fusion with transfer learning, §4): one LSTM model per
    (:class:`Sequences`): from a :class:`~emofast.dataset.SegmentData` (log-Mel segments of an
    utterance, or its face crops) every segment/frame is average-pooled to a ``pool × pool`` grid
    per channel (3 × 8 × 8 = 192 values by default) and at most ``max_steps`` frames, evenly
-   strided, are kept; or a user's own arrays, one ``(T_i, D)`` array per utterance id. Each
+   strided, are kept; with ``FusionConfig(features="cnn")`` instead every kept frame is embedded
+   by a GroupNorm CNN trained inside each fold on its fit utterances only
+   (:func:`embed_segments`); or a user's own arrays, one ``(T_i, D)`` array per utterance id. Each
    feature is standardised with statistics of the fold's **training** side only (the fold loop
    does it for the primary modality, this module for the others, same rule).
 2. **Folds.** The primary modality (the first, audio) decides which utterances take part: the fold
