@@ -217,6 +217,9 @@ def embed_segments(data: SegmentData, fit_utts: np.ndarray, embed_utts: np.ndarr
 
     from emofast.experiments import baseline
 
+    if tuple(data.X.shape[1:]) != (3, 64, 64):
+        raise InputError(f"features='cnn' needs 3 × 64 × 64 segments or face crops (the CNN's "
+                         f"input); {data.corpus or 'this modality'} has {data.X.shape[1:]}")
     final = baseline.train_final(_utterance_subset(data, fit_utts), config.cnn_config(),
                                  seed=seed, progress=False, desc="cnn")
 

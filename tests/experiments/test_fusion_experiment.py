@@ -249,3 +249,8 @@ def test_cnn_features_config():
         FusionConfig(features="dnn")
     with pytest.raises(InputError, match="width"):
         FusionConfig(features="cnn", cnn_width="huge")
+    audio, video = _modalities()                          # 3 × 4 × 4 frames: not the CNN's input
+    with pytest.raises(InputError, match="3 × 64 × 64"):
+        evaluate_fusion({"audio": audio, "video": video}, "kfold",
+                        FusionConfig(epochs=1, features="cnn", cnn_epochs=1), folds=4,
+                        max_folds=1)
