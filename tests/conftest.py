@@ -35,6 +35,23 @@ def demo_store(tmp_path_factory, demo_roots) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def av_store(tmp_path_factory) -> Path:
+    """A feature store holding the log-Mel segments and face crops of the quick audio-visual
+    ``demo_studio`` corpus (48 utterances, 4 speakers)."""
+    from emofast import cli
+    from emofast.synthetic import make_demo_corpora
+
+    base = tmp_path_factory.mktemp("av")
+    root = make_demo_corpora(base / "corpora", seed=0, quick=True, video=True,
+                             workers=1)["demo_studio"]
+    store = base / "store"
+    for modality in ("audio", "video"):
+        assert cli.main(["features", "demo", str(root), "--out", str(store), "--modality",
+                         modality, "--no-progress"]) == 0
+    return store
+
+
 def _devices() -> list[str]:
     """``cpu``, plus ``cuda`` when torch sees a GPU and emofast was built with CUDA kernels."""
     import torch

@@ -12,7 +12,9 @@ modality and every fusion method (the fusion paper's Tables 2-5)::
 The audio utterances are split (k-fold by utterance or leave-one-speaker-out); inside each fold a
 validation split is carved from the training side (held-out speakers under LOSO, utterances under
 k-fold), one LSTM per modality is trained on the rest, and logistic regression and the ensemble
-prior are fitted on validation posteriors only. An utterance without a face track is fused from
+prior are fitted on validation posteriors only. With ``--features cnn`` the LSTMs read embeddings
+of a GroupNorm CNN per modality, trained inside each fold on the fit utterances only (the test
+fold and the validation split are never trained on), instead of pooled segments. An utterance without a face track is fused from
 its audio alone. Finished folds are kept in ``--checkpoint-dir`` (default ``<out>/checkpoints``, one
 folder per protocol and method); rerunning the same command skips them.
 """
@@ -32,6 +34,9 @@ __all__ = ["register", "run"]
 
 def register(subparsers: Any) -> None:
     """Add the ``fuse`` sub-parser."""
+    from emofast.experiments.baseline import BASELINE_WIDTHS
+    from emofast.experiments.fusion import FEATURES
+
     p = subparsers.add_parser(
         "fuse", help="per-modality LSTMs + decision-level fusion of audio and video features",
         description=__doc__.split("\n\n")[0],
@@ -61,6 +66,14 @@ def register(subparsers: Any) -> None:
                         "[%(default)s]")
     g.add_argument("--max-steps", type=int, default=32,
                    help="frames kept per utterance, evenly strided (0: all) [%(default)s]")
+    g.add_argument("--features", choices=FEATURES, default="pooled",
+                   help="LSTM inputs: pooled segments / face crops, or embeddings of a GroupNorm "
+                        "CNN per modality trained inside each fold on its fit utterances only "
+                        "[%(default)s]")
+    g.add_argument("--cnn-epochs", type=int, default=10,
+                   help="with --features cnn: epochs of each fold's CNN [%(default)s]")
+    g.add_argument("--cnn-width", choices=sorted(BASELINE_WIDTHS), default="tiny",
+                   help="with --features cnn: the CNN's preset width [%(default)s]")
     g.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of the training side held out for validation [%(default)s]")
     g.add_argument("--folds", type=int, default=5, help="k of k-fold [%(default)s]")
@@ -85,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     config = FusionConfig(hidden=args.hidden, lstm=args.lstm, dropout=args.dropout,
                           epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           pool=args.pool, max_steps=args.max_steps or None,
-                          val_fraction=args.val_fraction)
+                          val_fraction=args.val_fraction, features=args.features,
+                          cnn_epochs=args.cnn_epochs, cnn_width=args.cnn_width)
     audio = dataset.from_feature_set(
         dataset.open_feature_set(args.store, args.corpus, "audio", default_settings=True),
         args.labels)

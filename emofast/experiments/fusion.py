@@ -10,7 +10,9 @@ Huang et al. (multimodal fusion with transfer learning, §4): one LSTM model per
    (:class:`Sequences`): from a :class:`~emofast.dataset.SegmentData` (log-Mel segments of an
    utterance, or its face crops) every segment/frame is average-pooled to a ``pool × pool`` grid
    per channel (3 × 8 × 8 = 192 values by default) and at most ``max_steps`` frames, evenly
-   strided, are kept; or a user's own arrays, one ``(T_i, D)`` array per utterance id. Each
+   strided, are kept; with ``FusionConfig(features="cnn")`` instead every kept frame is embedded
+   by a GroupNorm CNN trained inside each fold on its fit utterances only
+   (:func:`embed_segments`); or a user's own arrays, one ``(T_i, D)`` array per utterance id. Each
    feature is standardised with statistics of the fold's **training** side only (the fold loop
    does it for the primary modality, this module for the others, same rule).
 2. **Folds.** The primary modality (the first, audio) decides which utterances take part: the fold
@@ -50,7 +52,11 @@ from emofast.errors import InputError
 from emofast.experiments.crossval import Fold, FoldOutput, cross_validate
 from emofast.report.evaluation import Evaluation
 
-__all__ = ["FusionConfig", "Sequences", "carve_validation", "fusion_methods", "evaluate_fusion"]
+__all__ = ["FEATURES", "FusionConfig", "Sequences", "carve_validation", "fusion_methods",
+           "embed_segments", "evaluate_fusion"]
+
+#: What feeds the per-modality LSTMs (:attr:`FusionConfig.features`).
+FEATURES: tuple[str, ...] = ("pooled", "cnn")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,17 @@ class FusionConfig:
     val_fraction : float, default 0.2
         Share of the training side held out for validation (speakers under LOSO, utterances
         under k-fold).
+    features : {"pooled", "cnn"}, default "pooled"
+        What a :class:`~emofast.dataset.SegmentData` modality feeds its LSTM: ``pooled`` segments
+        (:meth:`Sequences.from_segments`), or ``cnn``: per fold, a GroupNorm CNN per modality is
+        trained on the fold's fit utterances only (training side minus validation; the baseline's
+        :func:`~emofast.experiments.baseline.train_final`) and every kept segment / face frame of
+        every utterance is mapped through its :meth:`~emofast.nn.GroupNormCNN.embed`. A modality
+        given as :class:`Sequences` is used as it is either way.
+    cnn_width : {"tiny", "small", "paper"}, default "tiny"
+        With ``features="cnn"``: preset of :data:`~emofast.experiments.baseline.BASELINE_WIDTHS`.
+    cnn_epochs : int, default 10
+        With ``features="cnn"``: epochs of each fold's CNN.
     """
 
     hidden: int = 128
@@ -85,12 +102,26 @@ class FusionConfig:
     pool: int = 8
     max_steps: int | None = 32
     val_fraction: float = 0.2
+    features: str = "pooled"
+    cnn_width: str = "tiny"
+    cnn_epochs: int = 10
 
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
             raise InputError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.epochs < 1 or self.pool < 1 or (self.max_steps is not None and self.max_steps < 1):
             raise InputError("epochs, pool and max_steps must be >= 1")
+        if self.features not in FEATURES:
+            raise InputError(f"features must be one of {FEATURES}, got {self.features!r}")
+        if self.cnn_epochs < 1:
+            raise InputError(f"cnn_epochs must be >= 1, got {self.cnn_epochs}")
+        self.cnn_config()                                   # validates cnn_width
+
+    def cnn_config(self):
+        """The :class:`~emofast.experiments.baseline.BaselineConfig` of each fold's CNN."""
+        from emofast.experiments.baseline import BaselineConfig
+
+        return BaselineConfig(width=self.cnn_width, epochs=self.cnn_epochs)
 
 
 @dataclass
@@ -136,16 +167,67 @@ class Sequences:
         (evenly strided)."""
         import torch
 
-        keep = np.concatenate([_strided(np.flatnonzero(data.groups == u), max_steps)
-                               for u in range(data.n_utterances)])
-        pooled = []
-        for start in range(0, keep.size, chunk):
-            x = torch.from_numpy(data.arrays(keep[start:start + chunk]))
-            pooled.append(torch.nn.functional.adaptive_avg_pool2d(x, pool).flatten(1).numpy())
-        X = np.concatenate(pooled)
-        g = data.groups[keep]
-        bounds = np.searchsorted(g, np.arange(1, data.n_utterances))
-        return cls(list(data.ids), np.split(X, bounds))
+        def pooled(x: np.ndarray) -> np.ndarray:
+            return torch.nn.functional.adaptive_avg_pool2d(
+                torch.from_numpy(x), pool).flatten(1).numpy()
+
+        utts = np.arange(data.n_utterances)
+        return cls(list(data.ids), _map_frames(data, utts, pooled, max_steps, chunk))
+
+
+def _map_frames(data: SegmentData, utts: np.ndarray, fn: Callable[[np.ndarray], np.ndarray],
+                max_steps: int | None, chunk: int = 512) -> list[np.ndarray]:
+    """``fn`` over the kept frames (at most ``max_steps`` per utterance, evenly strided) of the
+    utterances ``utts`` of ``data``, ``chunk`` rows at a time: one ``(T_i, D)`` array per
+    utterance, in the order of ``utts``."""
+    rows = [_strided(np.flatnonzero(data.groups == u), max_steps) for u in utts]
+    keep = np.concatenate(rows)
+    X = np.concatenate([fn(data.arrays(keep[start:start + chunk]))
+                        for start in range(0, keep.size, chunk)])
+    return np.split(X, np.cumsum([r.size for r in rows])[:-1])
+
+
+def _utterance_subset(data: SegmentData, utts: np.ndarray) -> SegmentData:
+    """The utterances ``utts`` of ``data`` (every segment, same classes), nothing read yet."""
+    from emofast.dataset import RowView, from_arrays
+
+    utts = np.asarray(utts, dtype=np.int64)
+    rows = np.flatnonzero(np.isin(data.groups, utts))
+    at = np.full(data.n_utterances, -1, dtype=np.int64)
+    at[utts] = np.arange(utts.size)
+    return from_arrays(RowView(data.X, rows), at[data.groups[rows]],
+                       [data.classes[c] for c in data.labels[utts]], data.speakers[utts],
+                       data.classes, ids=[data.ids[u] for u in utts], corpus=data.corpus)
+
+
+def embed_segments(data: SegmentData, fit_utts: np.ndarray, embed_utts: np.ndarray,
+                   config: FusionConfig, *, seed: int = 0) -> list[np.ndarray]:
+    """Train a GroupNorm CNN on the utterances ``fit_utts`` of ``data`` only (the baseline's
+    :func:`~emofast.experiments.baseline.train_final`: inputs standardised per channel with
+    statistics of those segments, ``config.cnn_config()``) and map the kept frames of each of
+    ``embed_utts`` (at most ``config.max_steps``, evenly strided) through its
+    :meth:`~emofast.nn.GroupNormCNN.embed`.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``(T_i, embed_dim)`` float32 per utterance of ``embed_utts``, in that order.
+    """
+    import torch
+
+    from emofast.experiments import baseline
+
+    if tuple(data.X.shape[1:]) != (3, 64, 64):
+        raise InputError(f"features='cnn' needs 3 × 64 × 64 segments or face crops (the CNN's "
+                         f"input); {data.corpus or 'this modality'} has {data.X.shape[1:]}")
+    final = baseline.train_final(_utterance_subset(data, fit_utts), config.cnn_config(),
+                                 seed=seed, progress=False, desc="cnn")
+
+    def embedded(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return final.model.embed(torch.from_numpy(final.standardizer(x))).numpy()
+
+    return _map_frames(data, np.asarray(embed_utts), embedded, config.max_steps)
 
 
 def _strided(rows: np.ndarray, max_steps: int | None) -> np.ndarray:
@@ -300,27 +382,38 @@ def evaluate_fusion(
     meta = labels_from if labels_from is not None else modalities[names[0]]
     if not isinstance(meta, SegmentData):
         raise InputError("give labels_from= when the first modality is not a SegmentData")
+    # With features="cnn", SegmentData modalities are embedded per fold (run_fold); the others
+    # are sequences now.
+    raw = {n: m for n, m in modalities.items()
+           if config.features == "cnn" and isinstance(m, SegmentData)}
     seqs = {n: (m if isinstance(m, Sequences) else
                 Sequences.from_segments(m, pool=config.pool, max_steps=config.max_steps))
-            for n, m in modalities.items()}
-    primary = seqs[names[0]]
-    pos = {i: k for k, i in enumerate(primary.ids)}
+            for n, m in modalities.items() if n not in raw}
+    ids_of = {n: (raw[n].ids if n in raw else seqs[n].ids) for n in names}
+    pos = {i: k for k, i in enumerate(ids_of[names[0]])}
     missing = [i for i in meta.ids if i not in pos]
     if missing:
         raise InputError(f"{len(missing)} utterance(s) of {names[0]} have no sequence "
                          f"(e.g. {missing[:3]})")
     order = [pos[i] for i in meta.ids]
-    # The fold loop's data: every frame of the primary modality, grouped by utterance.
-    frames = [primary.sequences[k] for k in order]
+    # The fold loop's data: every frame of the primary modality, grouped by utterance (one
+    # placeholder row per utterance when the primary is embedded per fold: the loop only splits
+    # and scores).
+    frames = ([np.zeros((1, 1), np.float32)] * len(order) if names[0] in raw else
+              [seqs[names[0]].sequences[k] for k in order])
     groups = np.repeat(np.arange(len(frames), dtype=np.int64), [len(f) for f in frames])
     data = SegmentData(X=np.concatenate(frames), segment_labels=meta.labels[groups],
                        groups=groups, labels=meta.labels, speakers=meta.speakers,
                        ids=list(meta.ids), classes=list(meta.classes), corpus=meta.corpus)
-    # Other modalities aligned to the data's utterances (None: absent).
-    aligned: dict[str, list[np.ndarray | None]] = {}
+    # Other modalities aligned to the data's utterances (None: absent); embedded ones by their
+    # own utterance index.
+    aligned: dict[str, list[Any]] = {}
     for n in names[1:]:
-        lookup = dict(zip(seqs[n].ids, seqs[n].sequences))
+        lookup = (dict(zip(seqs[n].ids, seqs[n].sequences)) if n not in raw else
+                  {i: k for k, i in enumerate(raw[n].ids)})
         aligned[n] = [lookup.get(i) for i in data.ids]
+    if names[0] in raw:
+        aligned[names[0]] = order
     coverage = {names[0]: data.n_utterances,
                 **{n: sum(s is not None for s in aligned[n]) for n in names[1:]}}
     methods_wanted = None if methods is None else list(methods)
@@ -343,21 +436,39 @@ def evaluate_fusion(
                                fold.seed)
         fit_idx, val_idx = train_utts[~val], train_utts[val]
         y_fit, y_val = y_utt[~val], y_utt[val]
-        # Per-utterance sequences of this fold: primary from the loop's standardised frames.
+        # Per-utterance sequences of this fold: primary from the loop's standardised frames,
+        # embedded and other modalities standardised with training-side statistics.
         per: dict[str, list[np.ndarray | None]] = {}
-        seq0: list[np.ndarray | None] = [None] * data.n_utterances
-        for X, g in ((fold.X_train, fold.groups_train), (fold.X_test, fold.groups_test)):
-            for u in np.unique(g):
-                seq0[u] = X[g == u].reshape(int((g == u).sum()), -1)
-        per[names[0]] = seq0
-        for n in names[1:]:
-            present = [u for u in train_utts if aligned[n][u] is not None]
+        if names[0] not in raw:
+            seq0: list[np.ndarray | None] = [None] * data.n_utterances
+            for X, g in ((fold.X_train, fold.groups_train), (fold.X_test, fold.groups_test)):
+                for u in np.unique(g):
+                    seq0[u] = X[g == u].reshape(int((g == u).sum()), -1)
+            per[names[0]] = seq0
+        for k, n in enumerate(names):
+            if n in per:
+                continue
+            modality = aligned[n]
+            if n in raw:
+                fit_own = [modality[u] for u in fit_idx if modality[u] is not None]
+                if not fit_own:
+                    per[n] = [None] * data.n_utterances
+                    continue
+                wanted = [u for u in np.concatenate([train_utts, test_utts])
+                          if modality[u] is not None]
+                embedded = embed_segments(raw[n], np.asarray(fit_own),
+                                          np.asarray([modality[u] for u in wanted]), config,
+                                          seed=fold.seed * 16 + 8 + k)
+                modality = [None] * data.n_utterances
+                for u, e in zip(wanted, embedded):
+                    modality[u] = e
+            present = [u for u in train_utts if modality[u] is not None]
             if not present:
                 per[n] = [None] * data.n_utterances
                 continue
-            rows = np.concatenate([aligned[n][u] for u in present])
+            rows = np.concatenate([modality[u] for u in present])
             std = Standardizer.fit(rows, per="feature")
-            per[n] = [None if s is None else std(s) for s in aligned[n]]
+            per[n] = [None if s is None else std(s) for s in modality]
         val_post, test_post, curves, info = [], [], {}, {}
         y_all = np.full(data.n_utterances, -1, dtype=np.int64)
         y_all[fit_idx], y_all[val_idx] = y_fit, y_val
@@ -407,9 +518,11 @@ def evaluate_fusion(
         from emofast.train.checkpoint import fingerprint
 
         identity = {"modalities": {
-            n: fingerprint(np.asarray(seqs[n].ids, dtype=str),
-                           np.asarray([len(x) for x in seqs[n].sequences]),
-                           np.concatenate(seqs[n].sequences)) for n in names}}
+            n: (fingerprint(np.asarray(raw[n].ids, dtype=str), raw[n].groups, raw[n].X)
+                if n in raw else
+                fingerprint(np.asarray(seqs[n].ids, dtype=str),
+                            np.asarray([len(x) for x in seqs[n].sequences]),
+                            np.concatenate(seqs[n].sequences))) for n in names}}
     evaluations = []
     for method, label in methods:
         if methods_wanted is not None and not {method, label} & set(methods_wanted):

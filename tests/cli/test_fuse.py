@@ -3,23 +3,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from emofast import cli
-
-
-@pytest.fixture(scope="module")
-def av_store(tmp_path_factory):
-    from emofast.synthetic import make_demo_corpora
-
-    base = tmp_path_factory.mktemp("av")
-    root = make_demo_corpora(base / "corpora", seed=0, quick=True, video=True,
-                             workers=1)["demo_studio"]
-    store = base / "store"
-    for modality in ("audio", "video"):
-        assert cli.main(["features", "demo", str(root), "--out", str(store), "--modality",
-                         modality, "--no-progress"]) == 0
-    return store
 
 
 def test_fuse_end_to_end(av_store, tmp_path, capsys):
@@ -48,6 +32,22 @@ def test_fuse_end_to_end(av_store, tmp_path, capsys):
     assert rerun.count("finished in") == len(rows) and "not re-run" in rerun
     again = json.loads((out / "results.json").read_text())["evaluations"]
     assert [e["confusion"] for e in again] == [e["confusion"] for e in evs]
+
+
+def test_fuse_cnn_features_writes_its_tables(av_store, tmp_path, capsys):
+    out = tmp_path / "cnn"
+    argv = ["fuse", str(av_store), "--corpus", "demo_studio", "--protocol", "loso",
+            "--max-folds", "1", "--epochs", "1", "--hidden", "8", "--lstm", "8",
+            "--max-steps", "4", "--features", "cnn", "--cnn-epochs", "1", "--cnn-width", "tiny",
+            "--methods", "audio", "video", "ensemble+prior", "--out", str(out), "--no-plots"]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    report = (out / "results.txt").read_text()
+    for row in ("audio loso", "video loso", "ensemble+prior loso"):
+        assert row in report
+    evs = json.loads((out / "results.json").read_text())["evaluations"]
+    assert len(evs) == 3
+    assert all(e["info"]["features"] == "cnn" and e["info"]["cnn_epochs"] == 1 for e in evs)
 
 
 def test_fuse_needs_both_modalities(tmp_path, demo_roots, capsys):

@@ -193,3 +193,64 @@ def test_resume_retrains_a_missing_fold_identically(tmp_path):
     for a, b in zip(first, again):
         assert a.fold_war == b.fold_war
         np.testing.assert_array_equal(a.scores.confusion, b.scores.confusion)
+
+
+def test_cnn_features_fit_each_fold_cnn_on_fit_utterances_only(av_store, monkeypatch):
+    """``features="cnn"`` on the quick audio-visual demo corpus: a CNN per modality per fold,
+    trained on the fold's fit utterances only; the LSTMs read its embeddings."""
+    from emofast.experiments import baseline
+    from emofast.nn import sequence
+
+    audio = dataset.from_feature_set(dataset.open_feature_set(av_store, "demo_studio", "audio"))
+    video = dataset.from_feature_set(dataset.open_feature_set(av_store, "demo_studio", "video"),
+                                     audio.classes)
+    cnn_fits, lstm_inputs = [], []
+    real_train, real_fit = baseline.train_final, sequence.fit_sequences
+
+    def train_spy(data, config, **kw):
+        cnn_fits.append((list(data.ids), config))
+        return real_train(data, config, **kw)
+
+    def fit_spy(model, seqs, y, **kw):
+        lstm_inputs.append([np.shape(s) for s in seqs])
+        return real_fit(model, seqs, y, **kw)
+
+    monkeypatch.setattr(baseline, "train_final", train_spy)
+    monkeypatch.setattr(sequence, "fit_sequences", fit_spy)
+    cfg = FusionConfig(hidden=8, lstm=8, epochs=1, max_steps=4, features="cnn", cnn_epochs=1)
+    evs = evaluate_fusion({"audio": audio, "video": video}, "loso", cfg, max_folds=2,
+                          methods=["audio", "video", "ensemble+prior"])
+    assert [ev.name for ev in evs] == ["audio loso", "video loso", "ensemble+prior loso"]
+    assert len(cnn_fits) == 4 and len(lstm_inputs) == 4       # 2 folds x 2 modalities
+    speaker_of = dict(zip(audio.ids, audio.speakers))
+    tiny = baseline.make_baseline(audio.n_classes, "tiny").embed_dim
+    for f, details in enumerate(evs[0].folds):
+        test_speaker = sorted(set(audio.speakers))[details["fold"]]
+        test_ids = {i for i in audio.ids if speaker_of[i] == test_speaker}
+        fit_ids = set(audio.ids) - test_ids - set(details["validation_ids"])
+        assert len(fit_ids) == details["fit_utterances"]
+        for ids, config in cnn_fits[2 * f:2 * f + 2]:
+            assert set(ids) == fit_ids                    # no test, no validation utterance
+            assert config.epochs == 1 and config.width == "tiny"
+        for shapes in lstm_inputs[2 * f:2 * f + 2]:
+            assert len(shapes) == len(fit_ids)
+            assert {s[1] for s in shapes} == {tiny} and max(s[0] for s in shapes) <= 4
+    for ev in evs:
+        assert ev.info["features"] == "cnn"
+        assert ev.scores.n == sum(f["test_items"] for f in ev.folds)
+        assert np.isfinite(ev.scores.war)
+
+
+def test_cnn_features_config():
+    assert FusionConfig().features == "pooled"
+    assert FusionConfig(features="cnn", cnn_width="small", cnn_epochs=2).cnn_config().width \
+        == "small"
+    with pytest.raises(InputError, match="features"):
+        FusionConfig(features="dnn")
+    with pytest.raises(InputError, match="width"):
+        FusionConfig(features="cnn", cnn_width="huge")
+    audio, video = _modalities()                          # 3 × 4 × 4 frames: not the CNN's input
+    with pytest.raises(InputError, match="3 × 64 × 64"):
+        evaluate_fusion({"audio": audio, "video": video}, "kfold",
+                        FusionConfig(epochs=1, features="cnn", cnn_epochs=1), folds=4,
+                        max_folds=1)
