@@ -510,6 +510,12 @@ class Standardizer:
 NORMALIZATIONS: tuple[str, ...] = ("speaker", "corpus")
 
 
+def normalization_per(ndim: int) -> str:
+    """The statistics :func:`normalize` keeps apart by default for inputs of ``ndim`` dimensions:
+    ``"band"`` (per channel and Mel band) for 4-D segments, ``"feature"`` otherwise."""
+    return "band" if ndim == 4 else "feature"
+
+
 def normalize(data: SegmentData, by: str = "speaker", *, per: str | None = None) -> SegmentData:
     """Standardise every speaker's (or the whole corpus's) segments by their own statistics.
 
@@ -545,7 +551,7 @@ def normalize(data: SegmentData, by: str = "speaker", *, per: str | None = None)
     if by not in NORMALIZATIONS:
         raise InputError(f"normalisation must be one of {NORMALIZATIONS}, got {by!r}")
     X = data.arrays()
-    per = per or ("band" if X.ndim == 4 else "feature")
+    per = per or normalization_per(X.ndim)
     keys = data.speakers[data.groups] if by == "speaker" else np.zeros(len(X), dtype=np.int64)
     out = np.empty_like(X)
     for key in np.unique(keys):

@@ -53,17 +53,12 @@ def save_final_model(path: str | os.PathLike, data: Any, config: Any, *, feature
     (FinalModel, dict)
         The trained model and the provenance written.
 
-    Raises
-    ------
-    InputError
-        ``data`` was normalised per speaker or corpus.
+    Normalised ``data`` (:func:`emofast.dataset.normalize`) gives a bundle that records it:
+    :meth:`~emofast.bundle.Model.predict` then normalises recordings of one speaker together.
     """
     from emofast.bundle.storage import save_bundle
     from emofast.experiments.baseline import train_final
 
-    if data.normalization is not None:
-        raise InputError(f"cannot save a model trained on {data.normalization}-normalised "
-                         "features: new files have no speaker statistics; drop --normalize")
     epochs_from = "config.epochs"
     if config.val_speakers:
         chosen = final_epochs(evaluations)
@@ -83,5 +78,6 @@ def save_final_model(path: str | os.PathLike, data: Any, config: Any, *, feature
                              for ev in evaluations],
         "protocol": [ev.protocol for ev in evaluations],
         **(provenance or {})}
-    save_bundle(path, final, features=features, provenance=record, aggregate=aggregate)
+    save_bundle(path, final, features=features, provenance=record, aggregate=aggregate,
+                normalization=data.normalization)
     return final, record

@@ -77,11 +77,15 @@ class Model:
     provenance : dict
     path : str or None
         The bundle it was loaded from.
+    normalization : {None, "speaker", "corpus"}
+        Trained on features normalised per speaker (or corpus) by their own statistics: then
+        :meth:`predict` needs ``same_speaker=True`` and normalises what it is given likewise.
     """
 
     def __init__(self, module: Any, *, architecture: str, settings: dict, classes: list[str],
                  features: dict, mean: np.ndarray, std: np.ndarray, aggregate: str = "mean",
-                 provenance: dict | None = None, path: str | None = None) -> None:
+                 provenance: dict | None = None, path: str | None = None,
+                 normalization: str | None = None) -> None:
         self.module = module.eval()
         self.architecture = architecture
         self.settings = settings
@@ -92,6 +96,7 @@ class Model:
         self.aggregate = aggregate
         self.provenance = dict(provenance or {})
         self.path = path
+        self.normalization = normalization
         self._extractor: Any = None
 
     @property
@@ -122,7 +127,8 @@ class Model:
         X = as_segments(segments, self.input_shape, self.modality)
         return predict_proba(self.module, (X - self.mean) / self.std)
 
-    def predict(self, source: Any, per_segment: bool = False) -> Prediction | list[Prediction]:
+    def predict(self, source: Any, per_segment: bool = False, *,
+                same_speaker: bool = False) -> Prediction | list[Prediction]:
         """Posteriors of a media file, of a list of files, or of an array of segments.
 
         Parameters
@@ -133,6 +139,11 @@ class Model:
             them (one file's worth).
         per_segment : bool, default False
             Also return every segment's posteriors (:attr:`Prediction.segments`).
+        same_speaker : bool, default False
+            The files are recordings of one speaker: a model trained on speaker-normalised
+            features (:attr:`normalization`) normalises them by their pooled statistics, as
+            training normalised each speaker (the more recordings, the closer to training). Needed
+            by such a model; ignored by the others.
 
         Returns
         -------
@@ -142,21 +153,42 @@ class Model:
         ------
         MissingFileError, MediaError, InputError
             A missing or undecodable file, a file of the wrong modality, segments of the wrong
-            shape; the message names the file.
+            shape (the message names the file); a speaker-normalised model without
+            ``same_speaker``.
         """
+        many = isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike))
+                                                         for s in source)
+        items = list(source) if many else [source]
+        named = [(os.fspath(s), self.segments(s)) if isinstance(s, (str, os.PathLike))
+                 else ("<array>", s) for s in items]
+        predictions = self.predict_segments(named, per_segment, same_speaker=same_speaker)
+        return predictions if many else predictions[0]
+
+    def predict_segments(self, named: list[tuple[str, Any]], per_segment: bool = False, *,
+                         same_speaker: bool = False) -> list[Prediction]:
+        """:meth:`predict` of ``(name, segments)`` pairs (segments as :meth:`segments` gives)."""
+        from emofast.dataset import Standardizer, normalization_per
         from emofast.protocols import aggregate_segments
 
-        if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike))
-                                                     for s in source):
-            return [self.predict(s, per_segment=per_segment) for s in source]
-        if isinstance(source, (str, os.PathLike)):
-            name, segments = os.fspath(source), self.segments(source)
-        else:
-            name, segments = "<array>", source
-        post = self.segment_posteriors(segments)
-        file_post = aggregate_segments(post, np.zeros(len(post), np.int64), how=self.aggregate)[0]
-        return Prediction(name, tuple(self.classes), file_post[0], len(post),
-                          post if per_segment else None)
+        arrays = [as_segments(seg, self.input_shape, self.modality) for _, seg in named]
+        if self.normalization is not None:
+            if not same_speaker:
+                raise InputError(
+                    f"model {self.path or ''} was trained on features normalised per "
+                    f"{self.normalization} by their own statistics: give recordings of one "
+                    f"{self.normalization} together with same_speaker=True (emofast predict "
+                    "--same-speaker)")
+            pooled = np.concatenate(arrays)
+            own = Standardizer.fit(pooled, per=normalization_per(pooled.ndim))
+            arrays = [own(x) for x in arrays]
+        out = []
+        for (name, _), X in zip(named, arrays):
+            post = self.segment_posteriors(X)
+            file_post = aggregate_segments(post, np.zeros(len(post), np.int64),
+                                           how=self.aggregate)[0]
+            out.append(Prediction(name, tuple(self.classes), file_post[0], len(post),
+                                  post if per_segment else None))
+        return out
 
 
 def load_model(path: str | os.PathLike) -> Model:
@@ -183,4 +215,4 @@ def load_model(path: str | os.PathLike) -> Model:
                          ) from None
     return Model(module, architecture=b.architecture, settings=b.settings, classes=b.classes,
                  features=b.features, mean=b.mean, std=b.std, aggregate=b.aggregate,
-                 provenance=b.provenance, path=b.path)
+                 provenance=b.provenance, path=b.path, normalization=b.normalization)

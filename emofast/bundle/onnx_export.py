@@ -64,7 +64,8 @@ def export_onnx(model: Any, out: str | os.PathLike, *, opset: int = ONNX_OPSET) 
     Raises
     ------
     InputError
-        ``onnx`` is not installed, or ``out`` is a folder.
+        ``onnx`` is not installed, ``out`` is a folder, or the model was trained on
+        speaker-normalised features.
     """
     import torch
 
@@ -80,6 +81,10 @@ def export_onnx(model: Any, out: str | os.PathLike, *, opset: int = ONNX_OPSET) 
     out = Path(out)
     if out.is_dir():
         raise InputError(f"--onnx {out} is a folder; give a file name such as model.onnx")
+    if model.normalization is not None:
+        raise InputError(f"model {model.path or ''} was trained on features normalised per "
+                         f"{model.normalization}; the ONNX graph takes segments one batch at a "
+                         "time and cannot normalise a speaker's recordings together: not exported")
     wrapper = _standardized_softmax(model)
     example = torch.zeros(2, *model.input_shape)
     with warnings.catch_warnings():

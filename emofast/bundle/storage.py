@@ -59,6 +59,9 @@ class BundleContents:
     weights : dict of str to torch.Tensor
     mean, std : numpy.ndarray of float32
         Training standardisation statistics, broadcastable to ``(1, *input_shape)``.
+    normalization : {None, "speaker", "corpus"}
+        The model was trained on features normalised per speaker (or corpus) by their own
+        statistics (:func:`emofast.dataset.normalize`); new files must be normalised likewise.
     """
 
     path: str
@@ -71,6 +74,7 @@ class BundleContents:
     weights: dict
     mean: np.ndarray
     std: np.ndarray
+    normalization: str | None = None
 
 
 def features_dict(features: Any) -> dict:
@@ -123,10 +127,19 @@ def _check(arch_name: str, settings: dict, classes: list[str], mean: np.ndarray,
         raise InputError(f"{where}aggregate must be one of {AGGREGATIONS}, got {aggregate!r}")
 
 
+def _check_normalization(normalization: str | None, where: str) -> None:
+    from emofast.dataset import NORMALIZATIONS
+
+    if normalization is not None and normalization not in NORMALIZATIONS:
+        raise InputError(f"{where}normalization must be None or one of {NORMALIZATIONS}, got "
+                         f"{normalization!r}")
+
+
 def save_bundle(path: str | os.PathLike, model: Any, *, features: Any,
                 architecture: str | None = None, settings: dict | None = None,
                 classes: list[str] | None = None, standardizer: Any = None,
-                provenance: dict | None = None, aggregate: str = "mean") -> Path:
+                provenance: dict | None = None, aggregate: str = "mean",
+                normalization: str | None = None) -> Path:
     """Write a trained network and everything needed to use it into one file.
 
     Parameters
@@ -152,6 +165,10 @@ def save_bundle(path: str | os.PathLike, model: Any, *, features: Any,
     provenance : dict, optional
         Plain data on where the model came from (corpora, protocol, command, scores...);
         ``emofast_version`` and ``created`` (UTC, ISO 8601) are added unless given.
+    normalization : {None, "speaker", "corpus"}, default None
+        The training features were normalised per speaker (or corpus) by their own statistics;
+        :meth:`Model.predict` then needs ``same_speaker=True`` and normalises the files it is
+        given by their own statistics.
     aggregate : {"mean", "logmean"}, default "mean"
         How segment posteriors become one posterior per file (as in training's evaluation).
 
@@ -195,8 +212,10 @@ def save_bundle(path: str | os.PathLike, model: Any, *, features: Any,
     provenance = dict(provenance or {})
     provenance.setdefault("emofast_version", __version__)
     provenance.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    _check_normalization(normalization, "")
     meta = {"architecture": architecture, "settings": settings, "classes": classes,
-            "features": features_dict(features), "aggregate": aggregate, "provenance": provenance}
+            "features": features_dict(features), "aggregate": aggregate, "provenance": provenance,
+            "normalization": normalization}
     try:
         text = json.dumps(meta)
     except (TypeError, ValueError) as exc:
@@ -249,13 +268,15 @@ def read_bundle(path: str | os.PathLike) -> BundleContents:
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor)
                                                 for v in weights.values()):
         raise InputError(f"{where}weights are not a dict of tensors")
-    contents = BundleContents(path, *parts, weights=weights, mean=mean, std=std)
+    contents = BundleContents(path, *parts, weights=weights, mean=mean, std=std,
+                              normalization=meta.get("normalization"))
     if not isinstance(contents.settings, dict) or not isinstance(contents.classes, list):
         raise InputError(f"{where}settings or classes malformed")
     try:
         contents.features = features_dict(contents.features)
         _check(contents.architecture, contents.settings, contents.classes, mean, std,
                contents.aggregate, where)
+        _check_normalization(contents.normalization, where)
     except (KeyError, TypeError, ValueError) as exc:  # InputError is a ValueError
         text = str(exc)
         raise InputError(text if text.startswith(where) else where + text) from None

@@ -152,9 +152,6 @@ def _check_save_model(args: argparse.Namespace) -> None:
         raise InputError("--save-model trains on a feature STORE; it cannot come from --predictions")
     if args.model != "cnn":
         raise InputError(f"--save-model saves the CNN; --model {args.model} cannot be saved yet")
-    if args.normalize != "none":
-        raise InputError(f"--save-model with --normalize {args.normalize}: a saved model meets "
-                         "files of unknown speakers, without their statistics; drop --normalize")
     if args.save_model.is_dir():
         raise InputError(f"--save-model {args.save_model} is a folder; give a file name such as "
                          "model.emofast")
@@ -166,8 +163,11 @@ def _check_save_model(args: argparse.Namespace) -> None:
 def _save_model(args: argparse.Namespace, data: Any, feature_set: Any,
                 evaluations: list) -> None:
     """Train the CNN on all of ``data`` and write the bundle ``--save-model``."""
+    from emofast import dataset
     from emofast.bundle.final import save_final_model
 
+    if normalization(args) is not None:  # as in cross-validation; the bundle records it
+        data = dataset.normalize(data, by=normalization(args))
     print(f"  final model on all {data.n_utterances} utterances:", flush=True)
     final, record = save_final_model(
         args.save_model, data, baseline_config(args), features=feature_set,
@@ -175,8 +175,10 @@ def _save_model(args: argparse.Namespace, data: Any, feature_set: Any,
         progress=not args.no_progress,
         provenance={"command": getattr(args, "command_line", None), "store": str(args.store)})
     n = final.config.epochs
+    same = " --same-speaker" if data.normalization else ""
     print(f"  model: {args.save_model} ({n} epoch{'s' * (n != 1)}, "
-          f"{record['epochs_from']}; `emofast predict {args.save_model} FILE...`)", flush=True)
+          f"{record['epochs_from']}; `emofast predict {args.save_model}{same} FILE...`)",
+          flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
                    help="audio files for an audio model, video files for a face model")
     p.add_argument("--per-segment", action="store_true",
                    help="also give every segment's posteriors (log-Mel window or video frame)")
+    p.add_argument("--same-speaker", action="store_true",
+                   help="the files are recordings of one speaker; a model trained on "
+                        "speaker-normalised features (evaluate --normalize speaker --save-model) "
+                        "normalises them by their pooled statistics, and needs this flag")
     p.add_argument("--json", action="store_true", help="write JSON to stdout instead of a table")
     p.add_argument("--threads", type=int, default=1, help="torch threads [%(default)s]")
     p.set_defaults(run=run)
@@ -72,18 +76,29 @@ def _named(message: str, path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast predict``."""
     from emofast.bundle import load_model
-    from emofast.errors import EmofastError
+    from emofast.errors import EmofastError, InputError
 
     model = load_model(args.bundle)
     set_threads(args.threads)
-    predictions, failed = [], 0
-    for path in args.files:
+    if model.normalization is not None and not args.same_speaker:
+        raise InputError(f"{args.bundle} was trained on features normalised per "
+                         f"{model.normalization}: give recordings of one {model.normalization} "
+                         "with --same-speaker")
+    named, predictions, failed = [], [], 0
+    for path in args.files:  # an unreadable file is reported and skipped, the others go on
         try:
-            predictions.append(model.predict(path, per_segment=args.per_segment))
+            item = (str(path), model.segments(path))
+            if args.same_speaker:  # checked here; predicted together below
+                model.predict_segments([item], same_speaker=True)
+                named.append(item)
+            else:
+                predictions += model.predict_segments([item], args.per_segment)
         except (EmofastError, ValueError, OSError) as exc:
             failed += 1
             message = " ".join(str(exc).split()) or type(exc).__name__
             print(f"emofast predict: error: {_named(message, str(path))}", file=sys.stderr)
+    if named:
+        predictions = model.predict_segments(named, args.per_segment, same_speaker=True)
     if args.json:
         json.dump({"model": str(args.bundle), "modality": model.modality,
                    "classes": model.classes, "predictions": [p.as_dict() for p in predictions]},

@@ -119,7 +119,6 @@ def test_wrong_modality(trained, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--normalize", "speaker"], "drop --normalize"),
     (["--model", "logreg"], "--model logreg cannot be saved"),
 ])
 def test_save_model_refused_before_any_work(trained, tmp_path, capsys, extra, message):
@@ -135,3 +134,39 @@ def test_save_model_into_a_missing_folder(trained, tmp_path, capsys):
             str(tmp_path / "no" / "m.emofast")]
     assert cli.main(argv) == 1
     _one_line_error(capsys, "does not exist")
+
+
+def test_speaker_normalised_model_predicts_recordings_of_one_speaker(trained, tmp_path, capsys):
+    """``--normalize speaker --save-model``: the bundle records the normalisation, predict needs
+    --same-speaker and normalises the files by their pooled statistics, as training did."""
+    from emofast import dataset
+    from emofast.bundle.storage import read_bundle
+
+    path = tmp_path / "spk.emofast"
+    argv = ["evaluate", str(trained.store), "--corpus", "demo_phone", "--folds", "2", "--epochs",
+            "1", "--normalize", "speaker", "--out", str(tmp_path / "r"), "--no-plots",
+            "--no-progress", "--no-checkpoint", "--save-model", str(path)]
+    assert cli.main(argv) == 0
+    assert "--same-speaker" in capsys.readouterr().out
+    model = load_model(path)
+    assert model.normalization == "speaker" and read_bundle(path).normalization == "speaker"
+
+    speaker = trained.data.speakers[0]       # demo layout: <root>/<speaker>/<speaker>_<emotion>_<n>.wav
+    wavs = sorted(str(w) for w in (trained.roots["demo_phone"] / speaker).glob("*.wav"))
+    assert len(wavs) >= 2
+    assert cli.main(["predict", str(path), *wavs]) == 1
+    _one_line_error(capsys, "--same-speaker")
+    assert cli.main(["predict", str(path), "--same-speaker", "--json", *wavs]) == 0
+    got = json.loads(capsys.readouterr().out)["predictions"]
+
+    # by hand: the speaker's segments standardised by their own per-band statistics, then the
+    # bundle's training standardisation, then the network
+    segs = [model.segments(w) for w in wavs]
+    pooled = np.concatenate(segs)
+    own = dataset.Standardizer.fit(pooled, per="band")
+    for g, seg in zip(got, segs):
+        expected = model.segment_posteriors(own(seg)).mean(0)
+        np.testing.assert_allclose(list(g["posteriors"].values()), expected, atol=1e-5)
+    with pytest.raises(Exception, match="same_speaker"):
+        model.predict(wavs[0])
+    assert len(model.predict(wavs, same_speaker=True)) == len(wavs)
