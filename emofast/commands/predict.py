@@ -76,6 +76,7 @@ def _named(message: str, path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``emofast predict``."""
     from emofast.bundle import load_model
+    from emofast.bundle.inputs import as_segments
     from emofast.errors import EmofastError, InputError
 
     model = load_model(args.bundle)
@@ -88,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:  # an unreadable file is reported and skipped, the others go on
         try:
             item = (str(path), model.segments(path))
-            if args.same_speaker:  # checked here; predicted together below
-                model.predict_segments([item], same_speaker=True)
+            if args.same_speaker:  # shape checked here; normalised and predicted together below
+                as_segments(item[1], model.input_shape, model.modality)
                 named.append(item)
             else:
                 predictions += model.predict_segments([item], args.per_segment)
